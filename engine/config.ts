@@ -1,0 +1,97 @@
+// The engine's one config module: a pure parser of an env-like object. Every bad variable is
+// reported at once; main.ts prints them and exits non-zero. Nothing else reads process.env.
+
+export type EngineConfig = {
+  readonly host: string
+  readonly port: number
+  readonly redisUrl: string
+  readonly adminToken: string
+  readonly partitions: number
+  readonly logLevel: string
+  readonly nodeId: string
+  /** an application frame over this gets a `too_large` error reply */
+  readonly maxFrameBytes: number
+  /** the WebSocket payload limit: uWS closes the socket with 1009 above it */
+  readonly maxPayloadBytes: number
+  readonly maxContentChars: number
+  /** idle timeout; uWS pings automatically well inside it */
+  readonly heartbeatMs: number
+  /** a connection whose unsent buffer passes this is closed as a slow consumer */
+  readonly maxBackpressureBytes: number
+  /** undecodable frames tolerated per connection before close 1008 */
+  readonly garbageLimit: number
+  /** WebSocket upgrades per IP per window, then 429 */
+  readonly connRatePoints: number
+  readonly connRateWindowSec: number
+  /** per-connection operations per second (burst = 2x) before `rate_limited` */
+  readonly opsPerSecond: number
+  readonly messagesPerMinuteDefault: number
+  /** presence: an agent with no heartbeat for this long is offline (≈3× heartbeat) */
+  readonly presenceGraceMs: number
+  readonly shutdownGraceMs: number
+}
+
+export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+type Env = Readonly<Record<string, string | undefined>>
+
+export function loadConfig(env: Env): ConfigResult {
+  const errors: string[] = []
+
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return def
+    if (!/^-?\d+$/.test(raw.trim())) {
+      errors.push(`${name} must be an integer, got ${JSON.stringify(raw)}`)
+      return def
+    }
+    const n = Number(raw)
+    if (n < min || n > max) errors.push(`${name} must be between ${min} and ${max}, got ${n}`)
+    return n
+  }
+  const str = (name: string, def: string | undefined): string => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') {
+      if (def === undefined) errors.push(`${name} is required`)
+      return def ?? ''
+    }
+    return raw
+  }
+
+  const redisUrl = str('REDIS_URL', undefined)
+  if (redisUrl !== '' && !/^rediss?:\/\//.test(redisUrl)) errors.push('REDIS_URL must start with redis:// or rediss://')
+  const adminToken = str('ADMIN_TOKEN', undefined)
+  if (adminToken !== '' && adminToken.length < 16) errors.push('ADMIN_TOKEN must be at least 16 characters')
+  const logLevel = str('LOG_LEVEL', 'info')
+  if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+
+  const maxFrameBytes = int('MAX_FRAME_BYTES', 655_360, 1024, 64 * 1024 * 1024)
+  const maxPayloadBytes = int('MAX_PAYLOAD_BYTES', 1_048_576, 1024, 128 * 1024 * 1024)
+  if (maxPayloadBytes < maxFrameBytes) errors.push('MAX_PAYLOAD_BYTES must be at least MAX_FRAME_BYTES')
+  const heartbeatMs = int('HEARTBEAT_MS', 30_000, 8_000, 600_000)
+
+  const config: EngineConfig = {
+    host: str('HOST', '0.0.0.0'),
+    port: int('PORT', 8080, 0, 65535),
+    redisUrl,
+    adminToken,
+    partitions: int('PARTITIONS', 16, 1, 1024),
+    logLevel,
+    nodeId: str('NODE_ID', `n${process.pid}`),
+    maxFrameBytes,
+    maxPayloadBytes,
+    maxContentChars: int('MAX_CONTENT_CHARS', 150_000, 1, 10_000_000),
+    heartbeatMs,
+    maxBackpressureBytes: int('MAX_BACKPRESSURE_BYTES', 1_048_576, 16 * 1024, 256 * 1024 * 1024),
+    garbageLimit: int('GARBAGE_LIMIT', 5, 1, 1000),
+    connRatePoints: int('CONN_RATE_POINTS', 60, 1, 1_000_000),
+    connRateWindowSec: int('CONN_RATE_WINDOW_SEC', 10, 1, 86_400),
+    opsPerSecond: int('OPS_PER_SECOND', 50, 1, 1_000_000),
+    messagesPerMinuteDefault: int('MESSAGES_PER_MINUTE', 200, 1, 1_000_000),
+    presenceGraceMs: int('PRESENCE_GRACE_MS', heartbeatMs * 3, 1_000, 3_600_000),
+    shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 5_000, 0, 120_000),
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
+}

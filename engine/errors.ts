@@ -1,0 +1,22 @@
+import type { ErrorCode } from './protocol.js'
+
+export class AppError extends Error {
+  override name = 'AppError'
+  readonly code: ErrorCode
+  readonly retryAfterMs: number | undefined
+  constructor(code: ErrorCode, message: string, opts: { retryAfterMs?: number } = {}) {
+    super(message)
+    this.code = code
+    this.retryAfterMs = opts.retryAfterMs
+  }
+}
+
+/** Maps anything thrown below the protocol layer onto an AppError (Redis down → `unavailable`). */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  if (/Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|max retries|MaxRetriesPerRequest|LOADING|READONLY|Command timed out|enableOfflineQueue/i.test(message)) {
+    return new AppError('unavailable', 'the data store is unreachable, try again')
+  }
+  return new AppError('internal', 'internal error')
+}

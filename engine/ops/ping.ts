@@ -1,0 +1,6 @@
+import type { Op } from './types.js'
+
+export const ping: Op<unknown> = {
+  roles: ['agent', 'contact'],
+  run: async () => ({ serverTime: Date.now() }),
+}

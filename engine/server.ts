@@ -1,0 +1,126 @@
+// Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
+import type { Redis } from 'ioredis'
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
+import type { us_listen_socket } from 'uWebSockets.js'
+import type { EngineConfig } from './config.js'
+import { createDirectory } from './directory.js'
+import { registerAdminRoutes } from './http/admin.js'
+import { registerHealthRoutes } from './http/health.js'
+import { sendJson, track } from './http/respond.js'
+import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
+import { ping } from './ops/ping.js'
+import { createPresence } from './presence.js'
+import { CLOSE } from './protocol.js'
+import { createSockets } from './socket.js'
+import { createUpgrader } from './upgrade.js'
+import type { Uws } from './uws.js'
+
+export type EngineDeps = {
+  config: EngineConfig
+  uws: Uws
+  /** commands and scripts */
+  redis: Redis
+  /** rate limiter store: a client with the offline queue off, so a Redis outage fails fast */
+  limiterRedis: Redis
+  log: Logger
+  metrics: Metrics
+}
+
+export function createEngine(deps: EngineDeps) {
+  const { config, uws, redis, log, metrics } = deps
+  const app = uws.App()
+  const directory = createDirectory({ redis, partitions: config.partitions })
+  const presence = createPresence({ redis, partitions: config.partitions, graceMs: config.presenceGraceMs })
+  let draining = false
+  let listenSocket: us_listen_socket | null = null
+
+  const isReady = () => !draining && redis.status === 'ready'
+  const checkReady = async () => {
+    if (!isReady()) return false
+    const pong = await Promise.race([redis.ping(), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())])
+    return pong === 'PONG'
+  }
+
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.limiterRedis,
+    keyPrefix: '',
+    points: config.connRatePoints,
+    duration: config.connRateWindowSec,
+    insuranceLimiter: new RateLimiterMemory({ points: config.connRatePoints, duration: config.connRateWindowSec }),
+  })
+
+  const upgrader = createUpgrader({
+    config, directory, presence, limiter, log, metrics, isReady,
+    openConversation: async () => null,
+  })
+
+  const opDeps = { config, redis, directory, presence }
+  const sockets = createSockets({
+    config, metrics, deps: opDeps,
+    ops: { ping },
+    hooks: {
+      onOpen: (ws) => {
+        const conn = ws.getUserData()
+        if (conn.principal.kind === 'agent') {
+          presence.connect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => conn.log.warn({ err }, 'presence connect failed'))
+        }
+      },
+      onClose: (conn) => {
+        if (conn.principal.kind === 'agent') {
+          presence.disconnect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => conn.log.warn({ err }, 'presence disconnect failed'))
+        }
+      },
+    },
+  })
+
+  const wsBehavior = {
+    compression: uws.DISABLED,
+    // the hard limit where uWS cuts the TCP connection; MAX_PAYLOAD_BYTES (close 1009) is enforced in socket.ts
+    maxPayloadLength: config.maxPayloadBytes * 4,
+    idleTimeout: Math.max(8, Math.round(config.heartbeatMs / 1000)),
+    sendPingsAutomatically: true,
+    maxBackpressure: config.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+    ...sockets.behavior,
+  }
+  app.ws('/ws/agent', { ...wsBehavior, upgrade: upgrader.handler('agent') })
+  app.ws('/ws/widget', { ...wsBehavior, upgrade: upgrader.handler('contact') })
+
+  registerHealthRoutes(app, { metrics, checkReady })
+  registerAdminRoutes(app, { directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault })
+  app.any('/*', (res) => {
+    sendJson(res, track(res), '404 Not Found', { error: { code: 'not_found', message: 'no such route' } })
+  })
+
+  const heartbeat = setInterval(() => {
+    presence.heartbeat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed'))
+  }, Math.max(1000, Math.floor(config.heartbeatMs / 3)))
+  heartbeat.unref()
+
+  function listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      app.listen(config.host, config.port, (socket) => {
+        if (socket === false) return reject(new Error(`cannot listen on ${config.host}:${config.port}`))
+        listenSocket = socket
+        resolve(uws.us_socket_local_port(socket))
+      })
+    })
+  }
+
+  /** Stop accepting, tell every client to reconnect elsewhere, let buffers drain, then stop. */
+  async function shutdown(): Promise<void> {
+    if (draining) return
+    draining = true
+    clearInterval(heartbeat)
+    if (listenSocket !== null) uws.us_listen_socket_close(listenSocket)
+    listenSocket = null
+    sockets.closeAll(CLOSE.reconnect, 'server restarting: reconnect and resume')
+    const deadline = Date.now() + config.shutdownGraceMs
+    while (sockets.live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  return { app, listen, shutdown, directory, presence, sockets }
+}
+
+export type Engine = ReturnType<typeof createEngine>

@@ -1,0 +1,133 @@
+// The WebSocket side of a node: hello, frame decoding, op dispatch, replies, and the set of live
+// sockets (for fan-out and shutdown). Every bad frame gets an error reply; repeated garbage closes
+// with 1008; a client that stops reading is closed once its buffer passes the bound.
+import type { WebSocket } from 'uWebSockets.js'
+import type { EngineConfig } from './config.js'
+import type { ConnData } from './connection.js'
+import { AppError, toAppError } from './errors.js'
+import { decodeFrame, encodeFrame } from './frames.js'
+import type { Metrics } from './metrics.js'
+import type { Op } from './ops/types.js'
+import { CLOSE, type ErrorCode, type ServerFrame } from './protocol.js'
+
+export type Socket = WebSocket<ConnData>
+
+export type SocketHooks = {
+  onOpen?: (ws: Socket) => void
+  onClose?: (conn: ConnData) => void
+}
+
+export function createSockets<Deps>(opts: {
+  config: EngineConfig
+  metrics: Metrics
+  ops: Readonly<Record<string, Op<Deps>>>
+  deps: Deps
+  /** per-connection op rate limit: resolves, or throws AppError('rate_limited') */
+  admit?: (conn: ConnData) => Promise<void> | void
+  hooks?: SocketHooks
+}) {
+  const { config, metrics, ops, deps } = opts
+  const live = new Set<Socket>()
+
+  /** Sends one frame; a client over the backpressure bound is cut off (it will `resume`). */
+  function send(ws: Socket, frame: ServerFrame): void {
+    const conn = ws.getUserData()
+    if (conn.closed) return
+    const payload = encodeFrame(frame, conn.codec)
+    ws.send(payload, conn.codec === 'msgpack')
+    metrics.framesOut.inc()
+    if (ws.getBufferedAmount() > config.maxBackpressureBytes) closeSlow(ws)
+  }
+
+  function closeSlow(ws: Socket): void {
+    const conn = ws.getUserData()
+    if (conn.closed) return
+    conn.closed = true
+    conn.log.info({ buffered: ws.getBufferedAmount() }, 'closing slow consumer')
+    metrics.errors.inc({ code: 'slow_consumer' })
+    ws.end(CLOSE.slowConsumer, 'slow consumer: reconnect and resume')
+  }
+
+  function replyError(ws: Socket, ref: number | null, code: ErrorCode, message: string, retryAfterMs?: number): void {
+    metrics.errors.inc({ code })
+    const error = retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs }
+    send(ws, { op: 'reply', ref, ok: false, error })
+  }
+
+  async function dispatch(ws: Socket, data: ArrayBuffer, isBinary: boolean): Promise<void> {
+    const conn = ws.getUserData()
+    const decoded = decodeFrame(data, isBinary, conn.codec, config.maxFrameBytes)
+    if (!decoded.ok) {
+      replyError(ws, decoded.ref, decoded.code, decoded.message)
+      if (decoded.garbage && ++conn.garbage >= config.garbageLimit && !conn.closed) {
+        conn.closed = true
+        ws.end(CLOSE.policy, 'too many malformed frames')
+      }
+      return
+    }
+    const { frame } = decoded
+    const op = Object.hasOwn(ops, frame.op) ? ops[frame.op] : undefined
+    try {
+      if (op === undefined) throw new AppError('bad_request', `unknown op ${JSON.stringify(frame.op)}`)
+      if (!op.roles.includes(conn.role)) throw new AppError('forbidden', `op ${frame.op} is not available to a ${conn.role}`)
+      if (opts.admit !== undefined) await opts.admit(conn)
+      const result = await op.run(deps, conn, frame)
+      if (frame.ref !== null) send(ws, { op: 'reply', ref: frame.ref, ok: true, data: result ?? {} })
+    } catch (err) {
+      const e = toAppError(err)
+      if (e.code === 'internal') conn.log.error({ err, op: frame.op }, 'op failed')
+      replyError(ws, frame.ref, e.code, e.message, e.retryAfterMs)
+    }
+  }
+
+  const behavior = {
+    open: (ws: Socket) => {
+      const conn = ws.getUserData()
+      live.add(ws)
+      metrics.connections.inc({ role: conn.role })
+      send(ws, { op: 'hello', data: { ...conn.hello, serverTime: Date.now() } })
+      opts.hooks?.onOpen?.(ws)
+    },
+    message: (ws: Socket, message: ArrayBuffer, isBinary: boolean) => {
+      const conn = ws.getUserData()
+      metrics.framesIn.inc({ role: conn.role })
+      if (message.byteLength > config.maxPayloadBytes) {
+        // uWS itself drops the TCP connection without a close frame past its (higher) hard limit;
+        // up to there we close properly with 1009 so clients can tell what happened
+        metrics.errors.inc({ code: 'too_large' })
+        if (!conn.closed) {
+          conn.closed = true
+          ws.end(CLOSE.tooBig, 'frame over the payload limit')
+        }
+        return
+      }
+      // uWS reuses `message` after this callback returns: decode it before any await
+      dispatch(ws, message, isBinary).catch((err: unknown) => ws.getUserData().log.error({ err }, 'dispatch failed'))
+    },
+    drain: (ws: Socket) => {
+      if (ws.getBufferedAmount() > config.maxBackpressureBytes) closeSlow(ws)
+    },
+    close: (ws: Socket) => {
+      const conn = ws.getUserData()
+      conn.closed = true
+      live.delete(ws)
+      metrics.connections.dec({ role: conn.role })
+      opts.hooks?.onClose?.(conn)
+    },
+  }
+
+  /** Graceful shutdown: every socket gets the "reconnect" close code. */
+  function closeAll(code: number, reason: string): void {
+    for (const ws of [...live]) {
+      const conn = ws.getUserData()
+      if (!conn.closed) {
+        conn.closed = true
+        ws.end(code, reason)
+      }
+    }
+  }
+
+  return { behavior, send, live, closeAll }
+}
+
+export type Sockets = ReturnType<typeof createSockets>

@@ -1,0 +1,184 @@
+// Authentication at the WebSocket upgrade: a refused upgrade answers 401/403/429/503 with a JSON
+// body and never becomes a socket. Headers are copied synchronously (uWS request objects die when
+// the callback returns), `onAborted` is attached before any await, then `cork` + `upgrade`.
+import { randomBytes } from 'node:crypto'
+import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js'
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { connectionRateKey, partitionOf } from '../lua/keys.js'
+import type { EngineConfig } from './config.js'
+import type { ConnData, Principal } from './connection.js'
+import type { Directory } from './directory.js'
+import { AppError, toAppError } from './errors.js'
+import { signSession, verifyIdentifierHash, verifySession } from './ids.js'
+import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
+import type { Presence } from './presence.js'
+import { HTTP_STATUS, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec, type Role } from './protocol.js'
+import { errorBody } from './http/respond.js'
+
+export type UpgradeInput = {
+  role: Role
+  query: URLSearchParams
+  origin: string
+  protocols: string[]
+  ip: string
+}
+
+export type UpgradeDeps = {
+  config: EngineConfig
+  directory: Directory
+  presence: Presence
+  limiter: RateLimiterAbstract
+  log: Logger
+  metrics: Metrics
+  isReady: () => boolean
+  openConversation: (accountId: string, contactId: string, inboxId: string) => Promise<Record<string, unknown> | null>
+}
+
+/** `Sec-WebSocket-Protocol`: msgpack when offered, else JSON; nothing offered means JSON. */
+export function chooseCodec(protocols: string[]): { codec: Codec; answer: string } | null {
+  if (protocols.length === 0) return { codec: 'json', answer: '' }
+  if (protocols.includes(SUBPROTOCOL_MSGPACK)) return { codec: 'msgpack', answer: SUBPROTOCOL_MSGPACK }
+  if (protocols.includes(SUBPROTOCOL_JSON)) return { codec: 'json', answer: SUBPROTOCOL_JSON }
+  return null
+}
+
+function limits(config: EngineConfig, messagesPerMinute: number) {
+  return { maxFrameBytes: config.maxFrameBytes, maxContentChars: config.maxContentChars, messagesPerMinute }
+}
+
+export function createUpgrader(deps: UpgradeDeps) {
+  const { config, directory, log, metrics } = deps
+
+  async function rateLimit(ip: string): Promise<void> {
+    try {
+      await deps.limiter.consume(connectionRateKey(ip, config.partitions))
+    } catch (rej) {
+      if (rej instanceof RateLimiterRes) {
+        throw new AppError('rate_limited', 'too many connection attempts from this address', { retryAfterMs: rej.msBeforeNext })
+      }
+      // the limiter's store failed (its in-memory insurance failed too): do not lock everyone out
+      log.warn({ err: rej }, 'connection rate limiter unavailable')
+    }
+  }
+
+  async function authenticateAgent(query: URLSearchParams): Promise<Principal> {
+    const token = query.get('token') ?? ''
+    const agent = token === '' ? null : await directory.findAgentByToken(token)
+    if (agent === null) throw new AppError('unauthorized', 'unknown or missing agent token')
+    return { kind: 'agent', agent }
+  }
+
+  async function authenticateContact(query: URLSearchParams, origin: string): Promise<Principal> {
+    const websiteToken = query.get('website_token') ?? ''
+    const inbox = websiteToken === '' ? null : await directory.findInboxByWebsiteToken(websiteToken)
+    if (inbox === null) throw new AppError('unauthorized', 'unknown or missing website_token')
+    if (inbox.allowedOrigins.length > 0 && !inbox.allowedOrigins.includes(origin)) {
+      throw new AppError('forbidden', 'this origin is not allowed for the inbox')
+    }
+    const identifier = query.get('identifier')
+    const identifierHash = query.get('identifier_hash')
+    const session = query.get('session')
+    let contact = null
+    if (identifier !== null || identifierHash !== null) {
+      // an identity claim without a valid proof is refused, never downgraded to anonymous
+      if (identifier === null || identifierHash === null || identifier === '' || identifier.length > 255 ||
+          !verifyIdentifierHash(inbox.hmacSecret, identifier, identifierHash)) {
+        throw new AppError('unauthorized', 'identifier_hash does not match identifier')
+      }
+      contact = (await directory.findContactByIdentifier(inbox.accountId, identifier)) ??
+        (await directory.createContact(inbox.accountId, inbox.id, identifier))
+    } else if (session !== null && session !== '') {
+      const contactId = verifySession(inbox.hmacSecret, inbox.id, session)
+      if (contactId === null) throw new AppError('unauthorized', 'session is not valid for this inbox')
+      // a genuine session whose contact is gone (data reset) starts a new anonymous contact
+      contact = await directory.getContact(inbox.accountId, contactId)
+    }
+    contact ??= await directory.createContact(inbox.accountId, inbox.id, null)
+    return { kind: 'contact', contact, inbox, session: signSession(inbox.hmacSecret, inbox.id, contact.id) }
+  }
+
+  async function hello(connId: string, principal: Principal): Promise<Record<string, unknown>> {
+    const base = { connectionId: connId, serverTime: Date.now(), heartbeatMs: config.heartbeatMs }
+    if (principal.kind === 'agent') {
+      return { ...base, role: 'agent', limits: limits(config, config.messagesPerMinuteDefault), agent: { ...principal.agent, online: true } }
+    }
+    const { contact, inbox, session } = principal
+    const [agentsOnline, conversation] = await Promise.all([
+      deps.presence.inboxHasAgentsOnline(inbox.accountId, inbox.id),
+      deps.openConversation(inbox.accountId, contact.id, inbox.id),
+    ])
+    return {
+      ...base, role: 'contact', limits: limits(config, inbox.messagesPerMinute), contact, session,
+      inbox: { id: inbox.id, name: inbox.name, agentsOnline }, conversation,
+    }
+  }
+
+  /** Decides one upgrade; resolves to the socket's data, or throws an AppError for the refusal. */
+  async function authenticate(input: UpgradeInput, codec: Codec): Promise<ConnData> {
+    if (!deps.isReady()) throw new AppError('unavailable', 'the engine is not ready, retry shortly')
+    await rateLimit(input.ip)
+    const principal = input.role === 'agent' ? await authenticateAgent(input.query) : await authenticateContact(input.query, input.origin)
+    const accountId = principal.kind === 'agent' ? principal.agent.accountId : principal.inbox.accountId
+    const id = randomBytes(12).toString('base64url')
+    const data: ConnData = {
+      id, role: input.role, accountId, partition: partitionOf(accountId, config.partitions), codec, ip: input.ip, principal,
+      hello: await hello(id, principal),
+      log: log.child({ conn: id, role: input.role, acct: accountId }),
+      garbage: 0, closed: false,
+    }
+    return data
+  }
+
+  /** The uWS `upgrade` handler for one role. */
+  function handler(role: Role) {
+    return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
+      let aborted = false
+      res.onAborted(() => {
+        aborted = true
+      })
+      const secKey = req.getHeader('sec-websocket-key')
+      const secProtocol = req.getHeader('sec-websocket-protocol')
+      const secExtensions = req.getHeader('sec-websocket-extensions')
+      const input: UpgradeInput = {
+        role,
+        query: new URLSearchParams(req.getQuery() ?? ''),
+        origin: req.getHeader('origin'),
+        protocols: secProtocol.split(',').map((p) => p.trim()).filter((p) => p !== ''),
+        ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      }
+      const refuse = (status: string, code: string, body: string) => {
+        metrics.upgrades.inc({ status: status.slice(0, 3) })
+        metrics.errors.inc({ code })
+        if (aborted) return
+        res.cork(() => {
+          res.writeStatus(status).writeHeader('content-type', 'application/json').end(body)
+        })
+      }
+      const chosen = chooseCodec(input.protocols)
+      if (chosen === null) {
+        const msg = `offer ${SUBPROTOCOL_JSON} or ${SUBPROTOCOL_MSGPACK}`
+        refuse(HTTP_STATUS.bad_request, 'bad_request', JSON.stringify(errorBody('bad_request', msg)))
+        return
+      }
+      authenticate(input, chosen.codec).then(
+        (data) => {
+          if (aborted) return
+          metrics.upgrades.inc({ status: '101' })
+          res.cork(() => {
+            res.upgrade(data, secKey, chosen.answer, secExtensions, context)
+          })
+        },
+        (err: unknown) => {
+          const e = toAppError(err)
+          if (e.code === 'internal') log.error({ err }, 'upgrade failed')
+          const status = e.code === 'rate_limited' ? HTTP_STATUS.rate_limited : HTTP_STATUS[e.code]
+          refuse(status, e.code, JSON.stringify(errorBody(e.code, e.message, e.retryAfterMs)))
+        },
+      )
+    }
+  }
+
+  return { handler, authenticate }
+}
+

@@ -1,0 +1,36 @@
+import t from 'tap'
+import { loadConfig } from '../../engine/config.js'
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', ADMIN_TOKEN: 'x'.repeat(20) }
+
+t.test('defaults with the two required variables', async (t) => {
+  const r = loadConfig(base)
+  t.equal(r.ok, true)
+  if (!r.ok) return
+  t.equal(r.config.port, 8080)
+  t.equal(r.config.partitions, 16)
+  t.equal(r.config.maxContentChars, 150_000)
+  t.equal(r.config.messagesPerMinuteDefault, 200)
+  t.equal(r.config.presenceGraceMs, r.config.heartbeatMs * 3)
+})
+
+t.test('every bad variable is reported at once', async (t) => {
+  const r = loadConfig({
+    REDIS_URL: 'http://nope', ADMIN_TOKEN: 'short', PORT: 'eighty', PARTITIONS: '0', LOG_LEVEL: 'loud',
+    MAX_FRAME_BYTES: '4096', MAX_PAYLOAD_BYTES: '2048',
+  })
+  t.equal(r.ok, false)
+  if (r.ok) return
+  const text = r.errors.join('\n')
+  for (const name of ['REDIS_URL', 'ADMIN_TOKEN', 'PORT', 'PARTITIONS', 'LOG_LEVEL', 'MAX_PAYLOAD_BYTES']) {
+    t.match(text, name, `reports ${name}`)
+  }
+  t.ok(r.errors.length >= 6)
+})
+
+t.test('missing required variables are named', async (t) => {
+  const r = loadConfig({})
+  t.equal(r.ok, false)
+  if (r.ok) return
+  t.same(r.errors.sort(), ['ADMIN_TOKEN is required', 'REDIS_URL is required'])
+})
