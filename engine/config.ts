@@ -29,6 +29,8 @@ export type EngineConfig = {
   /** presence: an agent with no heartbeat for this long is offline (≈3× heartbeat) */
   readonly presenceGraceMs: number
   readonly shutdownGraceMs: number
+  /** messages kept per conversation log in Redis (MAXLEN ~); older pages come from PostgreSQL */
+  readonly hotTail: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -92,6 +94,7 @@ export function loadConfig(env: Env): ConfigResult {
     messagesPerMinuteDefault: int('MESSAGES_PER_MINUTE', 200, 1, 1_000_000),
     presenceGraceMs: int('PRESENCE_GRACE_MS', heartbeatMs * 3, 1_000, 3_600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 5_000, 0, 120_000),
+    hotTail: int('HOT_TAIL', 1000, 10, 1_000_000),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

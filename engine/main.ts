@@ -25,9 +25,10 @@ async function main(): Promise<void> {
   }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, connectionName: `parley-engine-${config.nodeId}` })
   const limiterRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `parley-rl-${config.nodeId}` })
-  for (const client of [redis, limiterRedis]) client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'))
+  const sub = new Redis(config.redisUrl, { connectionName: `parley-sub-${config.nodeId}` })
+  for (const client of [redis, limiterRedis, sub]) client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'))
 
-  const engine = createEngine({ config, uws, redis, limiterRedis, log, metrics: createMetrics() })
+  const engine = createEngine({ config, uws, redis, sub, limiterRedis, log, metrics: createMetrics() })
   const port = await engine.listen()
   log.info({ port, host: config.host, node: config.nodeId }, `engine listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`)
 
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     stopping = true
     log.info({ signal }, 'shutting down')
     engine.shutdown()
-      .then(() => Promise.allSettled([redis.quit(), limiterRedis.quit()]))
+      .then(() => Promise.allSettled([redis.quit(), limiterRedis.quit(), sub.quit()]))
       .then(() => process.exit(0), (err: unknown) => {
         log.error({ err }, 'shutdown failed')
         process.exit(1)

@@ -9,7 +9,14 @@ import { registerHealthRoutes } from './http/health.js'
 import { sendJson, track } from './http/respond.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
-import { ping } from './ops/ping.js'
+import { createScripts } from '../lua/scripts.js'
+import { createConversationReader } from './conversations.js'
+import { createFanout, contactTopic, inboxTopic } from './fanout.js'
+import type { OpDeps } from './ops/deps.js'
+import { ops } from './ops/index.js'
+import { AppError } from './errors.js'
+import type { ConnData } from './connection.js'
+import type { Socket } from './socket.js'
 import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
 import { createSockets } from './socket.js'
@@ -21,6 +28,8 @@ export type EngineDeps = {
   uws: Uws
   /** commands and scripts */
   redis: Redis
+  /** pub/sub subscriber (fan-out) */
+  sub: Redis
   /** rate limiter store: a client with the offline queue off, so a Redis outage fails fast */
   limiterRedis: Redis
   log: Logger
@@ -50,29 +59,59 @@ export function createEngine(deps: EngineDeps) {
     insuranceLimiter: new RateLimiterMemory({ points: config.connRatePoints, duration: config.connRateWindowSec }),
   })
 
+  const scripts = createScripts(redis, (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds))
+  const reader = createConversationReader({ redis, directory, partitions: config.partitions })
   const upgrader = createUpgrader({
     config, directory, presence, limiter, log, metrics, isReady,
-    openConversation: async () => null,
+    openConversation: (accountId, contactId, inboxId) => reader.current(accountId, contactId, inboxId),
   })
 
-  const opDeps = { config, redis, directory, presence }
+  // per-connection op rate: a burst of 2 s worth, refilled at OPS_PER_SECOND
+  const opLimiter = new RateLimiterMemory({ points: config.opsPerSecond * 2, duration: 2 })
+  const admit = async (conn: ConnData) => {
+    try {
+      await opLimiter.consume(conn.id)
+    } catch (rej) {
+      if (rej instanceof Error) throw rej
+      throw new AppError('rate_limited', 'too many operations on this connection', { retryAfterMs: (rej as { msBeforeNext: number }).msBeforeNext })
+    }
+  }
+
+  const opDeps: OpDeps = { config, redis, directory, presence, scripts, reader, now: Date.now, hotTail: config.hotTail }
+  let fanoutRef: ReturnType<typeof createFanout> | null = null
+  const subscribeConn = async (ws: Socket) => {
+    const conn = ws.getUserData()
+    const fanout = fanoutRef
+    if (fanout === null) return
+    if (conn.principal.kind === 'contact') {
+      fanout.subscribe(ws, contactTopic(conn.principal.contact.id, conn.principal.inbox.id))
+      return
+    }
+    const inboxes = conn.principal.agent.role === 'administrator' ? await reader.accountInboxIds(conn.accountId) : conn.principal.agent.inboxIds
+    if (conn.closed) return
+    for (const id of inboxes) fanout.subscribe(ws, inboxTopic(id))
+  }
   const sockets = createSockets({
-    config, metrics, deps: opDeps,
-    ops: { ping },
+    config, metrics, deps: opDeps, ops, admit,
     hooks: {
       onOpen: (ws) => {
         const conn = ws.getUserData()
+        subscribeConn(ws).catch((err: unknown) => conn.log.warn({ err }, 'subscribe failed'))
         if (conn.principal.kind === 'agent') {
           presence.connect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => conn.log.warn({ err }, 'presence connect failed'))
         }
       },
-      onClose: (conn) => {
+      onClose: (conn, ws) => {
+        fanoutRef?.unsubscribeAll(ws)
         if (conn.principal.kind === 'agent') {
           presence.disconnect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => conn.log.warn({ err }, 'presence disconnect failed'))
         }
       },
     },
   })
+
+  const fanout = createFanout({ sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver })
+  fanoutRef = fanout
 
   const wsBehavior = {
     compression: uws.DISABLED,
@@ -98,7 +137,8 @@ export function createEngine(deps: EngineDeps) {
   }, Math.max(1000, Math.floor(config.heartbeatMs / 3)))
   heartbeat.unref()
 
-  function listen(): Promise<number> {
+  async function listen(): Promise<number> {
+    await fanout.start()
     return new Promise((resolve, reject) => {
       app.listen(config.host, config.port, (socket) => {
         if (socket === false) return reject(new Error(`cannot listen on ${config.host}:${config.port}`))
@@ -120,7 +160,7 @@ export function createEngine(deps: EngineDeps) {
     while (sockets.live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   }
 
-  return { app, listen, shutdown, directory, presence, sockets }
+  return { app, listen, shutdown, directory, presence, sockets, fanout, scripts }
 }
 
 export type Engine = ReturnType<typeof createEngine>

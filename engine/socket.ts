@@ -14,7 +14,7 @@ export type Socket = WebSocket<ConnData>
 
 export type SocketHooks = {
   onOpen?: (ws: Socket) => void
-  onClose?: (conn: ConnData) => void
+  onClose?: (conn: ConnData, ws: Socket) => void
 }
 
 export function createSockets<Deps>(opts: {
@@ -33,8 +33,13 @@ export function createSockets<Deps>(opts: {
   function send(ws: Socket, frame: ServerFrame): void {
     const conn = ws.getUserData()
     if (conn.closed) return
-    const payload = encodeFrame(frame, conn.codec)
-    ws.send(payload, conn.codec === 'msgpack')
+    deliver(ws, encodeFrame(frame, conn.codec), conn.codec === 'msgpack')
+  }
+
+  /** Sends pre-encoded bytes (fan-out encodes once per codec). */
+  function deliver(ws: Socket, payload: string | Buffer, isBinary: boolean): void {
+    if (ws.getUserData().closed) return
+    ws.send(payload, isBinary)
     metrics.framesOut.inc()
     if (ws.getBufferedAmount() > config.maxBackpressureBytes) closeSlow(ws)
   }
@@ -112,7 +117,7 @@ export function createSockets<Deps>(opts: {
       conn.closed = true
       live.delete(ws)
       metrics.connections.dec({ role: conn.role })
-      opts.hooks?.onClose?.(conn)
+      opts.hooks?.onClose?.(conn, ws)
     },
   }
 
@@ -127,7 +132,7 @@ export function createSockets<Deps>(opts: {
     }
   }
 
-  return { behavior, send, live, closeAll }
+  return { behavior, send, deliver, live, closeAll }
 }
 
 export type Sockets = ReturnType<typeof createSockets>

@@ -52,6 +52,18 @@ export function keysFor(p: number) {
     contactConversation: (contactId: string, inboxId: string) => `${t}:contact:${contactId}:inbox:${inboxId}:conv`,
     conversation: (id: string) => `${t}:conv:${id}`,
     conversationLog: (id: string) => `${t}:conv:${id}:log`,
+    /** hash: "<senderType>:<senderId>:<echoId>" -> first message JSON (TTL) */
+    conversationEchoes: (id: string) => `${t}:conv:${id}:echo`,
+    /** sorted set: the flood window of a conversation's contact messages */
+    conversationFlood: (id: string) => `${t}:conv:${id}:flood`,
+    /** string: first message JSON for an inbox's sourceId (TTL) */
+    sourceDedupe: (inboxId: string, sourceId: string) => `${t}:src:${inboxId}:${sourceId}`,
+    /** sorted set: an inbox's conversations with one status, by lastActivityAt (derived in _lib.lua too) */
+    inboxStatusList: (inboxId: string, status: string) => `${t}:inbox:${inboxId}:st:${status}`,
+    /** sorted set: snoozed conversation ids by snoozedUntil (the wake-up schedule) */
+    snoozed: `${t}:snoozed`,
+    /** string with PX expiry: at most one archived seen write per viewer per window */
+    seenThrottle: (conversationId: string, viewer: string) => `${t}:conv:${conversationId}:seen:${viewer}`,
     /** pub/sub channel the engine nodes use for fan-out of this partition */
     fanout: `${t}:fanout`,
   }

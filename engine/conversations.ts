@@ -1,0 +1,114 @@
+// Conversation reads and the access rules shared by every op: an agent sees the conversations of
+// its inboxes (an administrator: all of its account's), a contact only its own. Another account's
+// id is `not_found` (its existence is not revealed); a same-account object out of reach is `forbidden`.
+import type { Redis } from 'ioredis'
+import { keysFor, partitionOf } from '../lua/keys.js'
+import type { ConnData } from './connection.js'
+import type { Directory } from './directory.js'
+import { AppError } from './errors.js'
+import { isId } from './ids.js'
+import { conversationFromHash, messageFromEntry, visibleTo, withStatus, type Conversation, type Message } from './views.js'
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/
+
+export function parseStreamId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !STREAM_ID.test(value)) throw new AppError('bad_request', `\`${field}\` must be a message id like "1732212345678-0"`)
+  return value
+}
+
+export function createConversationReader(deps: { redis: Redis; directory: Directory; partitions: number }) {
+  const { redis, directory } = deps
+  const keysOf = (accountId: string) => keysFor(partitionOf(accountId, deps.partitions))
+
+  /** The inboxes an agent may see; null = all of the account's (administrators). */
+  function agentInboxes(conn: ConnData): string[] | null {
+    if (conn.principal.kind !== 'agent') return []
+    return conn.principal.agent.role === 'administrator' ? null : conn.principal.agent.inboxIds
+  }
+
+  async function accountInboxIds(accountId: string): Promise<string[]> {
+    return redis.smembers(keysOf(accountId).accountInboxes(accountId))
+  }
+
+  async function load(accountId: string, conversationId: string): Promise<(Conversation & { msgCount: number }) | null> {
+    const h = await redis.hgetall(keysOf(accountId).conversation(conversationId))
+    const c = conversationFromHash(h)
+    if (c === null || c.accountId !== accountId) return null
+    return { ...c, msgCount: Number(h['msgCount'] ?? 0) }
+  }
+
+  function checkAccess(conn: ConnData, c: Conversation): void {
+    if (conn.principal.kind === 'contact') {
+      if (c.contactId !== conn.principal.contact.id || c.inboxId !== conn.principal.inbox.id) throw new AppError('forbidden', 'not your conversation')
+      return
+    }
+    const inboxes = agentInboxes(conn)
+    if (inboxes !== null && !inboxes.includes(c.inboxId)) throw new AppError('forbidden', 'this conversation belongs to an inbox you are not a member of')
+  }
+
+  /** Loads a conversation the connection may see, or throws not_found/forbidden. */
+  async function reachable(conn: ConnData, conversationId: unknown): Promise<Conversation & { msgCount: number }> {
+    if (!isId(conversationId, 'cv')) {
+      if (typeof conversationId !== 'string') throw new AppError('bad_request', '`conversationId` must be a conversation id')
+      throw new AppError('not_found', 'no such conversation')
+    }
+    const c = await load(conn.accountId, conversationId)
+    if (c === null) throw new AppError('not_found', 'no such conversation')
+    checkAccess(conn, c)
+    return c
+  }
+
+  /** The contact's open/pending/snoozed conversation in an inbox, or null. */
+  async function current(accountId: string, contactId: string, inboxId: string): Promise<Conversation | null> {
+    const id = await redis.get(keysOf(accountId).contactConversation(contactId, inboxId))
+    if (id === null) return null
+    const c = await load(accountId, id)
+    if (c === null || !['open', 'pending', 'snoozed'].includes(c.status)) return null
+    const { msgCount: _m, ...conv } = c
+    return conv
+  }
+
+  function present(conn: ConnData, c: Conversation, entries: [string, string[]][]): Message[] {
+    const out: Message[] = []
+    for (const [id, fields] of entries) {
+      const m = messageFromEntry(id, fields)
+      if (m !== null && visibleTo(conn.role, m)) out.push(withStatus(m, c))
+    }
+    return out
+  }
+
+  /** Messages before `before` (or the newest), oldest first; from the hot tail in Redis. */
+  async function history(conn: ConnData, c: Conversation & { msgCount: number }, before: string | null, limit: number) {
+    const log = keysOf(conn.accountId).conversationLog(c.id)
+    const entries = (await redis.xrevrange(log, before === null ? '+' : `(${before}`, '-', 'COUNT', limit + 1)) as [string, string[]][]
+    const more = entries.length > limit
+    const page = entries.slice(0, limit).reverse()
+    // entries beyond the hot tail live in PostgreSQL (archiver issue); `more` says whether older exist
+    const length = await redis.xlen(log)
+    return { messages: present(conn, c, page), more: more || (page.length > 0 && c.msgCount > length && page.length === limit) }
+  }
+
+  /** Everything after `after`, in order; complete while `after` lies in the hot tail. */
+  async function resume(conn: ConnData, c: Conversation & { msgCount: number }, after: string) {
+    const log = keysOf(conn.accountId).conversationLog(c.id)
+    const [length, first] = await Promise.all([redis.xlen(log), redis.xrange(log, '-', '+', 'COUNT', 1)])
+    const firstId = first[0]?.[0]
+    const trimmed = c.msgCount > length
+    const complete = !trimmed || (firstId !== undefined && compareIds(after, firstId) >= 0)
+    const entries = (await redis.xrange(log, `(${after}`, '+', 'COUNT', 5000)) as [string, string[]][]
+    return { messages: present(conn, c, entries), complete: complete && entries.length < 5000 }
+  }
+
+  return { agentInboxes, accountInboxIds, load, reachable, current, history, resume, keysOf, directory }
+}
+
+export function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-')
+  const [bm = '0', bs = '0'] = b.split('-')
+  const d = BigInt(am) - BigInt(bm)
+  if (d !== 0n) return d < 0n ? -1 : 1
+  const s = BigInt(as) - BigInt(bs)
+  return s === 0n ? 0 : s < 0n ? -1 : 1
+}
+
+export type ConversationReader = ReturnType<typeof createConversationReader>

@@ -1,0 +1,22 @@
+import { createConversationCall, json } from '../../lua/scripts.js'
+import { AppError } from '../errors.js'
+import { newId, newUid } from '../ids.js'
+import { optObject } from '../validate.js'
+import type { OpDeps } from './deps.js'
+import { scriptError } from './script-status.js'
+import type { Op } from './types.js'
+
+export const conversationOpen: Op<OpDeps> = {
+  roles: ['contact'],
+  run: async (deps, conn, frame) => {
+    if (conn.principal.kind !== 'contact') throw new AppError('forbidden', 'contacts only')
+    const additional = optObject(frame, 'additionalAttributes', 8192) ?? {}
+    const { contact, inbox } = conn.principal
+    const reply = await deps.scripts.run(createConversationCall(deps.reader.keysOf(conn.accountId), {
+      id: newId('cv'), accountId: conn.accountId, inboxId: inbox.id, contactId: contact.id, now: deps.now(), uid: newUid(),
+      additionalAttributes: JSON.stringify(additional),
+    }))
+    if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
+    return { conversation: json(reply, 1) }
+  },
+}

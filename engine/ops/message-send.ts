@@ -1,0 +1,48 @@
+import { appendMessageCall, json } from '../../lua/scripts.js'
+import { AppError } from '../errors.js'
+import { isId, newUid } from '../ids.js'
+import { oneOf, optBool, optObject, optString } from '../validate.js'
+import type { OpDeps } from './deps.js'
+import { scriptError } from './script-status.js'
+import type { Op } from './types.js'
+
+export const CONTENT_TYPES = ['text', 'input_text', 'input_textarea', 'input_email', 'input_select', 'cards', 'form', 'article', 'input_csat'] as const
+
+/** Checks content against the limit; JS string length (UTF-16 code units) is what counts as characters. */
+export function readContent(frame: Readonly<Record<string, unknown>>, maxChars: number): string {
+  const content = frame['content']
+  if (typeof content !== 'string') throw new AppError('bad_request', '`content` must be a string')
+  if (content.length > maxChars) throw new AppError('too_large', `\`content\` is over ${maxChars} characters`)
+  if (content.trim().length === 0) throw new AppError('bad_request', '`content` must not be empty')
+  return content
+}
+
+export const messageSend: Op<OpDeps> = {
+  roles: ['agent', 'contact'],
+  run: async (deps, conn, frame) => {
+    const conversationId = frame['conversationId']
+    if (typeof conversationId !== 'string') throw new AppError('bad_request', '`conversationId` must be a conversation id')
+    if (!isId(conversationId, 'cv')) throw new AppError('not_found', 'no such conversation')
+    const content = readContent(frame, deps.config.maxContentChars)
+    const echoId = optString(frame, 'echoId', 128) ?? null
+    const contentType = oneOf(frame, 'contentType', CONTENT_TYPES) ?? 'text'
+    const contentAttributes = optObject(frame, 'contentAttributes', 16_384) ?? {}
+    const isPrivate = optBool(frame, 'private') ?? false
+    const contact = conn.principal.kind === 'contact' ? conn.principal : null
+    if (contact !== null && isPrivate) throw new AppError('forbidden', 'private notes are for agents only')
+    const senderId = contact !== null ? contact.contact.id : conn.principal.kind === 'agent' ? conn.principal.agent.id : ''
+    const reply = await deps.scripts.run(appendMessageCall(deps.reader.keysOf(conn.accountId), {
+      conversationId, inboxId: null, accountId: conn.accountId,
+      senderType: contact !== null ? 'contact' : 'agent', senderId,
+      inboxes: contact !== null ? null : deps.reader.agentInboxes(conn),
+      content, contentType, contentAttributes: JSON.stringify(contentAttributes), private: isPrivate, echoId, sourceId: null,
+      now: deps.now(), uid: newUid(), reopenUid: newUid(),
+      floodLimit: contact !== null ? contact.inbox.messagesPerMinute : 0,
+      hotTail: deps.hotTail, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000,
+    }))
+    if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
+    const message = json(reply, 1)
+    if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
+    return { message }
+  },
+}

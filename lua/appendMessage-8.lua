@@ -1,0 +1,112 @@
+-- appendMessage: the hot path. Validates, dedupes, applies the flood rule, appends the message to
+-- the conversation log and the partition stream, updates the conversation, publishes the fan-out.
+-- KEYS[1] hash    conversation
+-- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
+-- KEYS[3] stream  partition events
+-- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> message JSON
+-- KEYS[5] string  sourceId dedupe of the inbox (message JSON); unused when there is no sourceId
+-- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
+-- KEYS[7] zset    partition snooze schedule (a reopened conversation leaves it)
+-- KEYS[8] channel partition fan-out (PUBLISH)
+-- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
+--   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
+--   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
+-- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
+-- Reply: { 1, messageJSON, conversationJSON } appended | { 2, messageJSON, conversationJSON } repeat
+--        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
+local a = cmsgpack.unpack(ARGV[1])
+local h = hgetall(KEYS[1])
+if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
+if a.senderType == 'contact' and h.contactId ~= a.senderId then return { -2 } end
+if a.inboxes then
+  local member = false
+  for _, id in ipairs(a.inboxes) do if id == h.inboxId then member = true end end
+  if not member then return { -2 } end
+end
+
+-- dedupe: a repeat returns the first message and writes nothing
+local echoField = nil
+if a.echoId then
+  echoField = a.senderType .. ':' .. a.senderId .. ':' .. a.echoId
+  local first = rcall('HGET', KEYS[4], echoField)
+  if first then return { 2, first, cjson.encode(conv_view(h)) } end
+end
+if a.sourceId then
+  local first = rcall('GET', KEYS[5])
+  if first then return { 2, first, cjson.encode(conv_view(h)) } end
+end
+
+-- flood rule: a contact's messages in this conversation within a sliding minute
+local incoming = a.senderType == 'contact'
+if incoming then
+  rcall('ZREMRANGEBYSCORE', KEYS[6], '-inf', a.now - 60000)
+  if rcall('ZCARD', KEYS[6]) >= a.floodLimit then
+    local oldest = rcall('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+    local retry = tonumber(oldest[2]) + 60000 - a.now
+    if retry < 1 then retry = 1 end
+    return { -3, retry }
+  end
+end
+
+-- writes start here
+local private = (not incoming) and a.private == true
+local msg = append_log(KEYS[1], KEYS[2], a.hotTail, {
+  conversationId = h.id, accountId = h.accountId, inboxId = h.inboxId,
+  type = incoming and 'incoming' or 'outgoing', content = a.content, contentType = a.contentType or 'text',
+  contentAttributes = cjson.decode(a.contentAttributes or '{}'), private = private,
+  echoId = a.echoId or NULL, sourceId = a.sourceId or NULL, status = 'sent',
+  sender = { type = a.senderType, id = a.senderId }, createdAt = a.now, uid = a.uid })
+local msgJson = cjson.encode(msg)
+if echoField then
+  rcall('HSET', KEYS[4], echoField, msgJson)
+  rcall('PEXPIRE', KEYS[4], a.dedupeTtlMs)
+end
+if a.sourceId then rcall('SET', KEYS[5], msgJson, 'PX', a.sourceTtlMs) end
+if incoming then
+  rcall('ZADD', KEYS[6], a.now, a.uid)
+  rcall('PEXPIRE', KEYS[6], 60000)
+end
+
+local changed = {}
+local fields = { 'lastActivityAt', a.now }
+local waitedSince = NULL
+local reopened = false
+if incoming then
+  if h.waitingSince == nil or h.waitingSince == '' then
+    table.insert(fields, 'waitingSince'); table.insert(fields, a.now); table.insert(changed, 'waitingSince')
+  end
+  table.insert(fields, 'unreadCount'); table.insert(fields, (tonumber(h.unreadCount) or 0) + 1)
+  if h.status == 'resolved' or h.status == 'snoozed' then
+    reopened = true
+    table.insert(fields, 'status'); table.insert(fields, 'open')
+    table.insert(fields, 'snoozedUntil'); table.insert(fields, '')
+    table.insert(changed, 'status')
+    rcall('ZREM', KEYS[7], h.id)
+  end
+elseif not private then
+  if h.waitingSince ~= nil and h.waitingSince ~= '' then
+    waitedSince = tonumber(h.waitingSince)
+    table.insert(fields, 'waitingSince'); table.insert(fields, '')
+    table.insert(changed, 'waitingSince')
+  end
+  if h.firstReplyCreatedAt == nil or h.firstReplyCreatedAt == '' then
+    table.insert(fields, 'firstReplyCreatedAt'); table.insert(fields, a.now)
+    table.insert(changed, 'firstReplyCreatedAt')
+  end
+end
+rcall('HSET', KEYS[1], unpack(fields))
+set_list(KEYS[1], h, reopened and 'open' or h.status, a.now)
+local view = conv_view(hgetall(KEYS[1]))
+
+emit(KEYS[3], 'message.created', h.accountId, a.uid, a.now, { message = msg, conversation = view, waitedSince = waitedSince })
+publish(KEYS[8], 'message.created', h, private, { message = msg })
+if reopened then
+  local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', a.now, a.reopenUid))
+  emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, a.now, { message = act, conversation = view })
+  publish(KEYS[8], 'message.created', h, false, { message = act })
+end
+if #changed > 0 then
+  emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed })
+  publish(KEYS[8], 'conversation.updated', h, false, { conversation = view, changed = changed })
+end
+return { 1, msgJson, cjson.encode(view) }
