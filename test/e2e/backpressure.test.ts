@@ -1,0 +1,35 @@
+import t from 'tap'
+import { createTenant } from '../helpers/admin.js'
+import { connect } from '../helpers/client.js'
+import { startEngine } from '../helpers/engine.js'
+import { startTestRedis } from '../helpers/stack.js'
+
+t.test('a client that stops reading is cut off; the others keep receiving', async (t) => {
+  const redis = await startTestRedis(t)
+  const engine = await startEngine(t, { redisUrl: redis.url, env: { MAX_BACKPRESSURE_BYTES: '65536', OPS_PER_SECOND: '100000' } })
+  const tenant = await createTenant(engine.http, { agents: 3, inbox: { messagesPerMinute: 100000 } })
+  const url = (i: number) => `${engine.ws}/ws/agent?token=${encodeURIComponent(tenant.agents[i]?.token ?? '')}`
+  const slow = await connect(url(0))
+  const fast = await connect(url(1))
+  const sender = await connect(url(2))
+  const widget = await connect(`${engine.ws}/ws/widget?website_token=${encodeURIComponent(tenant.inbox['websiteToken'] as string)}`)
+  const convId = (await widget.request('conversation.open'))['data'].conversation.id as string
+  // the slow client stops reading from its socket: the kernel buffers fill, then the server's
+  const raw = (slow.ws as unknown as { _socket: { pause: () => void; resume: () => void } })._socket
+  raw.pause()
+  const content = 'x'.repeat(8000)
+  let last = ''
+  for (let i = 0; i < 400; i++) {
+    sender.send({ op: 'message.send', conversationId: convId, content: `${i} ${content}` })
+    if (i % 50 === 49) last = (await sender.request('ping'))['data'].serverTime
+  }
+  const final = await sender.request('message.send', { conversationId: convId, content: 'the end' })
+  t.equal(final['ok'], true)
+  await fast.waitFor((f) => f['type'] === 'message.created' && f['data'].message.content === 'the end', 20_000)
+  t.equal(fast.frames.filter((f) => f['type'] === 'message.created').length, 401, 'the fast reader got every message')
+  raw.resume()
+  const closed = await slow.closed
+  t.equal(closed.code, 4008, 'the slow reader was closed with the slow-consumer code')
+  t.ok(last !== '')
+  await Promise.all([fast.close(), sender.close(), widget.close()])
+})

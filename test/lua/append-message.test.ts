@@ -1,0 +1,123 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { keysFor, partitionOf } from '../../lua/keys.js'
+import { appendMessageCall, createConversationCall, createScripts, json, type AppendMessageInput } from '../../lua/scripts.js'
+import { startTestRedis } from '../helpers/stack.js'
+
+const ACCT = 'a_AAAAAAAAAAAAAAAAAAAAAA'
+const OTHER = 'a_BBBBBBBBBBBBBBBBBBBBBB'
+const k = keysFor(partitionOf(ACCT, 16))
+let seq = 0
+const uid = () => `u${++seq}`
+
+t.test('appendMessage', async (t) => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.quit())
+  const scripts = createScripts(redis)
+
+  async function newConversation(now = 1_000): Promise<string> {
+    const id = `cv_${String(++seq).padStart(22, '0')}`
+    const r = await scripts.run(createConversationCall(k, { id, accountId: ACCT, inboxId: 'in_1', contactId: 'ct_1', now, uid: uid(), additionalAttributes: '{}' }))
+    t.equal(r[0], 1)
+    await redis.del(k.contactConversation('ct_1', 'in_1')) // each test gets a fresh conversation
+    return id
+  }
+  const base = (conversationId: string, over: Partial<AppendMessageInput> = {}): AppendMessageInput => ({
+    conversationId, inboxId: 'in_1', accountId: ACCT, senderType: 'contact', senderId: 'ct_1', inboxes: null,
+    content: 'hello', contentType: 'text', contentAttributes: '{}', private: false, echoId: null, sourceId: null,
+    now: 2_000, uid: uid(), reopenUid: uid(), floodLimit: 3, hotTail: 1000, dedupeTtlMs: 60_000, sourceTtlMs: 60_000, ...over,
+  })
+  const conv = async (id: string) => redis.hgetall(k.conversation(id))
+
+  t.test('1: appended, with stream id and conversation fields', async (t) => {
+    const id = await newConversation()
+    await redis.hset(k.conversation(id), 'waitingSince', '')
+    const r = await scripts.run(appendMessageCall(k, base(id)))
+    t.equal(r[0], 1)
+    const msg = json(r, 1)
+    t.match(msg, { id: /^\d+-\d+$/, type: 'incoming', content: 'hello', status: 'sent', sender: { type: 'contact', id: 'ct_1' }, createdAt: 2000, private: false })
+    t.match(json(r, 2), { id, waitingSince: 2000, lastActivityAt: 2000, unreadCount: 1 })
+    t.equal(await redis.xlen(k.conversationLog(id)), 1)
+    t.equal(await redis.zscore(k.inboxStatusList('in_1', 'open'), id), '2000')
+  })
+
+  t.test('waitingSince kept by later incoming, cleared by an agent reply; firstReplyCreatedAt once', async (t) => {
+    const id = await newConversation(1_000)
+    t.equal((await conv(id))['waitingSince'], '1000', 'set at creation')
+    await scripts.run(appendMessageCall(k, base(id, { now: 1_500 })))
+    t.equal((await conv(id))['waitingSince'], '1000', 'an incoming message does not move it')
+    const note = await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', private: true, now: 1_600 })))
+    t.equal(json(note, 1)['private'], true)
+    t.equal((await conv(id))['waitingSince'], '1000', 'a private note is not a reply')
+    t.equal((await conv(id))['firstReplyCreatedAt'] ?? '', '')
+    await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', now: 1_700 })))
+    t.match(await conv(id), { waitingSince: '', firstReplyCreatedAt: '1700', lastActivityAt: '1700' })
+    await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', now: 1_800 })))
+    t.equal((await conv(id))['firstReplyCreatedAt'], '1700', 'set only by the first reply')
+    await scripts.run(appendMessageCall(k, base(id, { now: 1_900 })))
+    t.equal((await conv(id))['waitingSince'], '1900', 'the next incoming message starts a new wait')
+    // the archived event of the reply carries the wait it ended (for reply_time)
+    const events = await redis.xrange(k.events, '-', '+')
+    const replies = events.map(([, f]) => JSON.parse(f[f.indexOf('d') + 1] as string) as { message?: { createdAt: number }; waitedSince?: number | null })
+      .filter((d) => d.message?.createdAt === 1_700)
+    t.equal(replies[0]?.waitedSince, 1000)
+  })
+
+  t.test('an incoming message reopens a resolved conversation with an activity message', async (t) => {
+    const id = await newConversation()
+    await redis.hset(k.conversation(id), 'status', 'resolved')
+    await redis.zrem(k.inboxStatusList('in_1', 'open'), id)
+    await redis.zadd(k.inboxStatusList('in_1', 'resolved'), 1000, id)
+    const r = await scripts.run(appendMessageCall(k, base(id)))
+    t.equal(json(r, 2)['status'], 'open')
+    const log = await redis.xrange(k.conversationLog(id), '-', '+')
+    t.equal(log.length, 2)
+    t.match(JSON.parse(log[1]?.[1][1] as string), { type: 'activity', content: /reopened/ })
+    t.equal(await redis.zscore(k.inboxStatusList('in_1', 'resolved'), id), null)
+    t.equal(await redis.zscore(k.inboxStatusList('in_1', 'open'), id), '2000')
+  })
+
+  t.test('2: a repeated echoId or sourceId returns the first message and writes nothing', async (t) => {
+    const id = await newConversation()
+    const first = await scripts.run(appendMessageCall(k, base(id, { echoId: 'e1' })))
+    const events = await redis.xlen(k.events)
+    const again = await scripts.run(appendMessageCall(k, base(id, { echoId: 'e1', content: 'changed', now: 9_000 })))
+    t.equal(again[0], 2)
+    t.same(json(again, 1), json(first, 1))
+    const src1 = await scripts.run(appendMessageCall(k, base(id, { sourceId: 'ext-1' })))
+    const src2 = await scripts.run(appendMessageCall(k, base(id, { sourceId: 'ext-1', content: 'other' })))
+    t.equal(src2[0], 2)
+    t.equal(json(src2, 1)['id'], json(src1, 1)['id'])
+    t.equal(await redis.xlen(k.conversationLog(id)), 2)
+    t.equal(await redis.xlen(k.events), events + 1 + 1, 'only the sourceId message added events (message.created)')
+  })
+
+  t.test('-3: the flood rule refuses and writes nothing', async (t) => {
+    const id = await newConversation()
+    for (let i = 0; i < 3; i++) t.equal((await scripts.run(appendMessageCall(k, base(id, { now: 10_000 + i }))))[0], 1)
+    const before = { log: await redis.xlen(k.conversationLog(id)), events: await redis.xlen(k.events), conv: await conv(id) }
+    const refused = await scripts.run(appendMessageCall(k, base(id, { now: 20_000 })))
+    t.same(refused, [-3, 50_000], 'retry when the oldest leaves the sliding minute')
+    t.same({ log: await redis.xlen(k.conversationLog(id)), events: await redis.xlen(k.events), conv: await conv(id) }, before)
+    t.equal((await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', now: 20_000 }))))[0], 1, 'agents are not flood limited')
+    t.equal((await scripts.run(appendMessageCall(k, base(id, { now: 70_001 }))))[0], 1, 'the window slides')
+  })
+
+  t.test('-1 / -2: other accounts and other contacts', async (t) => {
+    const id = await newConversation()
+    t.same(await scripts.run(appendMessageCall(k, base(id, { accountId: OTHER }))), [-1])
+    t.same(await scripts.run(appendMessageCall(k, base('cv_missing'))), [-1])
+    t.same(await scripts.run(appendMessageCall(k, base(id, { senderId: 'ct_2' }))), [-2])
+    t.same(await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', inboxes: ['in_2'] }))), [-2])
+    t.equal(await redis.xlen(k.conversationLog(id)), 0)
+  })
+
+  t.test('the hot tail is capped', async (t) => {
+    const id = await newConversation()
+    for (let i = 0; i < 300; i++) await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', hotTail: 100 })))
+    const len = await redis.xlen(k.conversationLog(id))
+    t.ok(len >= 100 && len < 300, `log length ${len} is capped near 100`)
+    t.equal((await conv(id))['msgCount'], '300')
+  })
+})
