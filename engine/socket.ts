@@ -39,9 +39,10 @@ export function createSockets<Deps>(opts: {
   /** Sends pre-encoded bytes (fan-out encodes once per codec). */
   function deliver(ws: Socket, payload: string | Buffer, isBinary: boolean): void {
     if (ws.getUserData().closed) return
-    ws.send(payload, isBinary)
+    // 2 = uWS dropped it (over its own, higher, limit): never drop silently, cut the client off
+    const result = ws.send(payload, isBinary)
     metrics.framesOut.inc()
-    if (ws.getBufferedAmount() > config.maxBackpressureBytes) closeSlow(ws)
+    if (result === 2 || ws.getBufferedAmount() > config.maxBackpressureBytes) closeSlow(ws)
   }
 
   function closeSlow(ws: Socket): void {
