@@ -1,0 +1,95 @@
+// The archiver's configuration, parsed from an environment object. Pure: main.ts passes
+// process.env, tests pass a plain object. Every bad variable is reported at once, and no message
+// ever repeats a URL (it may carry a password).
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type ArchiverConfig = {
+  databaseUrl: string;
+  redisUrl: string;
+  /** HTTP port for /healthz, /readyz, /metrics; 0 = any free port (the log line says which). */
+  port: number;
+  partitions: number;
+  logLevel: LogLevel;
+  batchSize: number;
+  batchMs: number;
+};
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type ConfigResult = { ok: true; config: ArchiverConfig } | { ok: false; errors: string[] };
+
+export function loadConfig(env: Env): ConfigResult {
+  const errors: string[] = [];
+  const read = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const url = (name: string, protocols: readonly string[]): string => {
+    const v = read(name);
+    if (v === undefined) {
+      errors.push(`${name} is required`);
+      return '';
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(v);
+    } catch {
+      errors.push(`${name} is not a valid URL`);
+      return '';
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      errors.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      return '';
+    }
+    return v;
+  };
+
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const v = read(name);
+    if (v === undefined) return def;
+    if (!/^-?\d+$/.test(v)) {
+      errors.push(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    const n = Number(v);
+    if (n < min || n > max) {
+      errors.push(`${name} must be between ${min} and ${max}, got ${n}`);
+      return def;
+    }
+    return n;
+  };
+
+  const logLevel = (): LogLevel => {
+    const v = read('LOG_LEVEL');
+    if (v === undefined) return 'info';
+    const found = LOG_LEVELS.find((l) => l === v.toLowerCase());
+    if (!found) errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
+    return found ?? 'info';
+  };
+
+  const config: ArchiverConfig = {
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    port: int('ARCHIVER_PORT', 8081, 0, 65535),
+    partitions: int('PARTITIONS', 16, 1, 1024),
+    logLevel: logLevel(),
+    batchSize: int('BATCH_SIZE', 500, 1, 100_000),
+    batchMs: int('BATCH_MS', 200, 1, 60_000),
+  };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** The URL without its password (and query string), safe to log. */
+export function safeUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}

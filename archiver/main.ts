@@ -1,0 +1,114 @@
+// Composition root of the archiver process. For now it migrates, connects and reports ready; the
+// stream consumer is wired in here later. The only file of the archiver that reads process.env.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { loadConfig, safeUrl } from './config.js';
+import { createHttpServer } from './http.js';
+import { createLogger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { ensurePartitionsAhead, runMigrations } from './migrate.js';
+import { isTransientPgError } from './pg-errors.js';
+import { createReadiness } from './readiness.js';
+
+const PARTITION_MONTHS_AHEAD = 3;
+const PARTITION_CHECK_MS = 6 * 60 * 60 * 1000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const loaded = loadConfig(process.env);
+if (!loaded.ok) {
+  process.stderr.write(`archiver: invalid configuration:\n${loaded.errors.map((e) => `  - ${e}\n`).join('')}`);
+  process.exit(2);
+}
+const { config } = loaded;
+const log = createLogger(config.logLevel);
+
+const sql = postgres(config.databaseUrl, {
+  max: 4,
+  connect_timeout: 5,
+  onnotice: (notice) => log.debug({ notice: notice.message }, 'postgres notice'),
+});
+const redis = new Redis(config.redisUrl, { connectionName: 'parley-archiver' });
+let redisDown = false;
+redis.on('error', (err: Error) => {
+  if (!redisDown) log.warn({ err }, 'redis connection error; reconnecting');
+  redisDown = true;
+});
+redis.on('ready', () => {
+  if (redisDown) log.info('redis connection restored');
+  redisDown = false;
+});
+
+const metrics = createMetrics();
+const readiness = createReadiness({ redis, sql });
+const http = createHttpServer({ readiness, registry: metrics.registry, log });
+const stop = new AbortController();
+let partitionTimer: NodeJS.Timeout | undefined;
+
+async function ensurePartitions(): Promise<void> {
+  try {
+    const created = await ensurePartitionsAhead(sql, Date.now(), PARTITION_MONTHS_AHEAD);
+    if (created.length > 0) log.info({ created }, 'message partitions created');
+  } catch (err) {
+    log.warn({ err }, 'could not ensure message partitions; will retry');
+  }
+}
+
+/** Applies migrations, retrying while PostgreSQL is unreachable; exits on a real failure. */
+async function migrate(): Promise<void> {
+  for (let attempt = 1; !stop.signal.aborted; attempt++) {
+    try {
+      const { applied } = await runMigrations(sql, log);
+      log.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
+      readiness.markMigrated();
+      await ensurePartitions();
+      partitionTimer = setInterval(() => void ensurePartitions(), PARTITION_CHECK_MS).unref();
+      return;
+    } catch (err) {
+      if (stop.signal.aborted) return;
+      if (!isTransientPgError(err)) {
+        log.fatal({ err }, 'migrations failed');
+        return shutdown('migration failure', 1);
+      }
+      const retryInMs = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+      log.warn({ err, attempt, retryInMs }, 'postgres unreachable; retrying migrations');
+      await sleep(retryInMs, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  }
+}
+
+let shuttingDown = false;
+async function shutdown(reason: string, code: number): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  stop.abort();
+  clearInterval(partitionTimer);
+  metrics.up.set(0);
+  log.info({ reason }, 'shutting down');
+  setTimeout(() => {
+    log.error('shutdown took too long; exiting');
+    process.exit(code === 0 ? 1 : code);
+  }, SHUTDOWN_GRACE_MS).unref();
+  await http.close().catch((err: unknown) => log.warn({ err }, 'http close failed'));
+  await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
+  redis.disconnect();
+  await sql.end({ timeout: 5 }).catch((err: unknown) => log.warn({ err }, 'postgres close failed'));
+  log.info({ code }, 'stopped');
+  process.exit(code);
+}
+
+process.once('SIGINT', () => void shutdown('SIGINT', 0));
+process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+
+try {
+  const port = await http.listen(config.port);
+  metrics.up.set(1);
+  log.info(
+    { port, postgres: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl), partitions: config.partitions },
+    `archiver listening on port ${port}`,
+  );
+  await migrate();
+} catch (err) {
+  log.fatal({ err }, 'archiver failed to start');
+  await shutdown('startup failure', 1);
+}

@@ -1,0 +1,238 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import t from 'tap';
+import postgres from 'postgres';
+import { ensurePartitionsAhead, listMigrations, runMigrations, utcMonthStart } from '../../archiver/migrate.js';
+import { startTestPostgres } from '../helpers/stack.js';
+
+type Sql = postgres.Sql;
+
+const pg = await startTestPostgres(t);
+let dbSeq = 0;
+
+/** A fresh, empty database on the test server and a client for it, closed when `owner` ends. */
+async function freshDb(owner: { teardown(fn: () => unknown): void }, max = 2): Promise<Sql> {
+  const name = `archiver_${process.pid}_${++dbSeq}`;
+  const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
+  await admin`create database ${admin(name)}`;
+  await admin.end();
+  const url = new URL(pg.url);
+  url.pathname = `/${name}`;
+  const sql = postgres(url.toString(), { max, onnotice: () => {} });
+  owner.teardown(() => sql.end({ timeout: 1 }));
+  return sql;
+}
+
+/** A folder of migration files, as the URL runMigrations takes. */
+function migrationsDir(dir: string): URL {
+  return pathToFileURL(join(dir, '/'));
+}
+
+const migrated = await freshDb(t, 4);
+const first = await runMigrations(migrated);
+
+t.test('migrations apply on an empty database and a re-run applies nothing', async (t) => {
+  t.same(first.applied, ['00001_init']);
+  t.same(await runMigrations(migrated), { applied: [] });
+  const rows = await migrated`select version from schema_migrations order by version`;
+  t.same(rows.map((r) => r['version']), ['00001_init']);
+  const tables = await migrated<{ name: string }[]>`
+    select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relispartition = false
+     order by 1`;
+  t.same(
+    tables.map((r) => r.name),
+    [
+      'accounts', 'agents', 'archiver_checkpoints', 'contact_inboxes', 'contacts', 'conversations',
+      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'reporting_events', 'schema_migrations',
+    ],
+  );
+});
+
+t.test('the migration creates this month, 3 months ahead and a default partition', async (t) => {
+  const parts = await migrated<{ name: string }[]>`
+    select inhrelid::regclass::text as name from pg_inherits
+     where inhparent = 'messages'::regclass order by 1`;
+  const now = new Date();
+  const expected = [0, 1, 2, 3].map((i) => partitionName(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + i, 1))));
+  t.same(parts.map((p) => p.name), ['messages_default', ...expected].sort());
+});
+
+t.test('two concurrent runners apply each file exactly once', async (t) => {
+  const dir = migrationsDir(t.testdir({
+    '00001_a.sql': 'create table counter (n int not null); insert into counter values (1);',
+    '00002_b.sql': 'create table b (id int primary key); select pg_sleep(0.2); insert into counter values (2);',
+    '00010_c.sql': 'insert into counter values (10);',
+  }));
+  const db = await freshDb(t);
+  const other = postgres(dbUrl(db), { max: 2, onnotice: () => {} });
+  t.teardown(() => other.end({ timeout: 1 }));
+  const [a, b] = await Promise.all([runMigrations(db, undefined, dir), runMigrations(other, undefined, dir)]);
+  t.same([...a.applied, ...b.applied].sort(), ['00001_a', '00002_b', '00010_c'], 'each version applied by exactly one runner');
+  const counter = await db`select n from counter order by n`;
+  t.same(counter.map((r) => r['n']), [1, 2, 10], 'each file ran exactly once');
+});
+
+t.test('files apply in numeric order, not name order', async (t) => {
+  const dir = migrationsDir(t.testdir({
+    '2_second.sql': 'insert into log values (2);',
+    '10_third.sql': 'insert into log values (10);',
+    '1_first.sql': 'create table log (n int, at serial);',
+  }));
+  t.same((await listMigrations(dir)).map((f) => f.version), ['1_first', '2_second', '10_third']);
+  const db = await freshDb(t);
+  t.same((await runMigrations(db, undefined, dir)).applied, ['1_first', '2_second', '10_third']);
+  t.same((await db`select n from log order by at`).map((r) => r['n']), [2, 10]);
+});
+
+t.test('a failing migration rolls back whole and stays pending', async (t) => {
+  const dir = migrationsDir(t.testdir({
+    '00001_ok.sql': 'create table ok (id int);',
+    '00002_bad.sql': 'create table half (id int); select 1 / 0;',
+  }));
+  const db = await freshDb(t);
+  await t.rejects(runMigrations(db, undefined, dir), { code: '22012' });
+  t.same((await db`select version from schema_migrations`).map((r) => r['version']), ['00001_ok']);
+  t.same(await db`select to_regclass('half') as r`, [{ r: null }], 'no half-applied file');
+});
+
+t.test('misnamed and duplicate migration files are refused', async (t) => {
+  await t.rejects(listMigrations(migrationsDir(t.testdir({ 'init.sql': '' }))), /00001_name\.sql/);
+  await t.rejects(listMigrations(migrationsDir(t.testdir({ '01_a.sql': '', '1_b.sql': '' }))), /share number 1/);
+});
+
+t.test('an applied file that changed is reported, not re-applied', async (t) => {
+  const dir = migrationsDir(t.testdir({ '00001_a.sql': 'create table a (id int);' }));
+  const db = await freshDb(t);
+  await runMigrations(db, undefined, dir);
+  writeFileSync(new URL('00001_a.sql', dir), 'create table a (id int, b int);');
+  const warnings: object[] = [];
+  const log = { info: () => {}, warn: (obj: object) => warnings.push(obj) };
+  t.same(await runMigrations(db, log, dir), { applied: [] });
+  t.same(warnings, [{ version: '00001_a' }]);
+});
+
+t.test('display ids are unique per account', async (t) => {
+  const conv = (id: string, account: string, displayId: number) => ({
+    id, account_id: account, inbox_id: 'in_1', contact_id: 'ct_1', display_id: displayId,
+  });
+  await migrated`insert into conversations ${migrated([conv('cv_u1', 'ac_u1', 1), conv('cv_u2', 'ac_u2', 1)])}`;
+  await t.rejects(migrated`insert into conversations ${migrated(conv('cv_u3', 'ac_u1', 1))}`, {
+    code: '23505',
+    constraint_name: 'conversations_account_display_key',
+  });
+  await t.rejects(migrated`insert into conversations ${migrated({ ...conv('cv_u4', 'ac_u1', 2), status: 'closed' })}`, {
+    code: '23514',
+  }, 'status outside open/pending/snoozed/resolved is refused');
+});
+
+t.test('contact identifiers are unique per account when present', async (t) => {
+  await migrated`insert into accounts ${migrated({ id: 'ac_c', name: 'A' })}`;
+  const contact = (id: string, identifier: string | null) => ({ id, account_id: 'ac_c', identifier });
+  await migrated`insert into contacts ${migrated([contact('ct_1', null), contact('ct_2', null), contact('ct_3', 'u-1')])}`;
+  await t.rejects(migrated`insert into contacts ${migrated(contact('ct_4', 'u-1'))}`, { code: '23505' });
+  const [row] = await migrated`
+    insert into contacts ${migrated({ ...contact('ct_5', 'u-1'), name: 'New' })}
+    on conflict (account_id, identifier) where identifier is not null do update set name = excluded.name
+    returning id, name`;
+  t.same(row, { id: 'ct_3', name: 'New' }, 'upsert by identifier keeps the first id');
+});
+
+const msg = (uid: string, createdAt: Date, content: string) => ({
+  uid,
+  stream_id: `${createdAt.getTime()}-0`,
+  conversation_id: 'cv_m',
+  account_id: 'ac_m',
+  inbox_id: 'in_m',
+  type: 'incoming',
+  content,
+  sender_type: 'contact',
+  sender_id: 'ct_m',
+  created_at: createdAt,
+});
+
+t.test('a message lands in the partition of its month', async (t) => {
+  const now = new Date();
+  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 2, 15, 12));
+  await migrated`insert into messages ${migrated(msg('mu_part', at, 'two months ahead'))}`;
+  const [row] = await migrated`select tableoid::regclass::text as part from messages where uid = 'mu_part'`;
+  t.equal(row?.['part'], partitionName(at));
+});
+
+t.test('a replayed batch inserts nothing twice', async (t) => {
+  const at = new Date();
+  const batch = [msg('mu_r1', at, 'one'), msg('mu_r2', new Date(at.getTime() + 1), 'two')];
+  const firstInsert = await migrated`
+    insert into messages ${migrated(batch)} on conflict (uid, created_at) do nothing returning uid`;
+  const replay = await migrated`
+    insert into messages ${migrated(batch)} on conflict (uid, created_at) do nothing returning uid`;
+  t.equal(firstInsert.count, 2);
+  t.equal(replay.count, 0);
+  const [row] = await migrated`select count(*)::int as n from messages where uid in ('mu_r1', 'mu_r2')`;
+  t.equal(row?.['n'], 2);
+});
+
+t.test('full-text search finds a message by a word, through the GIN index', async (t) => {
+  const at = new Date();
+  await migrated`insert into messages ${migrated([
+    msg('mu_f1', at, 'Where is my refund for order 1234?'),
+    msg('mu_f2', at, 'Thanks, all good now'),
+  ])}`;
+  const rows = await migrated`
+    select uid from messages
+     where to_tsvector('simple', content) @@ plainto_tsquery('simple', 'REFUND')`;
+  t.same(rows.map((r) => r['uid']), ['mu_f1']);
+  const plan = await migrated.begin(async (tx) => {
+    await tx`set local enable_seqscan = off`;
+    return tx`explain select uid from messages
+               where to_tsvector('simple', content) @@ plainto_tsquery('simple', 'refund')`;
+  });
+  t.match(plan.map((r) => r['QUERY PLAN']).join('\n'), /Bitmap Index Scan/, 'the query expression matches the index');
+});
+
+t.test('reporting events and CSAT answers are idempotent on their keys', async (t) => {
+  const ev = { event_key: 'first_response:mu_x', name: 'first_response', value: 1500, account_id: 'ac_r' };
+  const a = await migrated`insert into reporting_events ${migrated(ev)} on conflict (event_key) do nothing`;
+  const b = await migrated`insert into reporting_events ${migrated(ev)} on conflict (event_key) do nothing`;
+  t.same([a.count, b.count], [1, 0]);
+  await t.rejects(
+    migrated`insert into csat_responses ${migrated({ conversation_id: 'cv_r', account_id: 'ac_r', inbox_id: 'in_r', score: 6 })}`,
+    { code: '23514' },
+  );
+});
+
+t.test('ensurePartitionsAhead creates missing months and moves stranded rows', async (t) => {
+  const far = new Date(Date.UTC(2099, 0, 20));
+  const stranded = new Date(Date.UTC(2099, 1, 28, 23, 59));
+  await migrated`insert into messages ${migrated(msg('mu_s', stranded, 'early bird'))}`;
+  const [before] = await migrated`select tableoid::regclass::text as part from messages where uid = 'mu_s'`;
+  t.equal(before?.['part'], 'messages_default');
+  t.same(await ensurePartitionsAhead(migrated, far, 1), ['messages_y2099m01', 'messages_y2099m02']);
+  t.same(await ensurePartitionsAhead(migrated, far, 1), [], 'a second call creates nothing');
+  const [after] = await migrated`select tableoid::regclass::text as part from messages where uid = 'mu_s'`;
+  t.equal(after?.['part'], 'messages_y2099m02');
+  await t.rejects(ensurePartitionsAhead(migrated, far, -1), /bad months/);
+});
+
+t.test('partition bounds are UTC months whatever the session time zone', async (t) => {
+  const [row] = await migrated.begin(async (tx) => {
+    await tx`set local timezone = 'Pacific/Auckland'`;
+    await tx`select ensure_message_partitions('2098-07-01', 1)`;
+    await tx`set local timezone = 'UTC'`;
+    return tx`select pg_get_expr(relpartbound, oid) as bound from pg_class where relname = 'messages_y2098m07'`;
+  });
+  t.equal(row?.['bound'], "FOR VALUES FROM ('2098-07-01 00:00:00+00') TO ('2098-08-01 00:00:00+00')");
+  t.equal(utcMonthStart(Date.UTC(2024, 11, 31, 23, 59)), '2024-12-01');
+});
+
+function partitionName(d: Date): string {
+  return `messages_y${d.getUTCFullYear()}m${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+function dbUrl(sql: Sql): string {
+  const o = sql.options;
+  const url = new URL(pg.url);
+  url.pathname = `/${o.database}`;
+  return url.toString();
+}
