@@ -31,6 +31,14 @@ export type EngineConfig = {
   readonly shutdownGraceMs: number
   /** messages kept per conversation log in Redis (MAXLEN ~); older pages come from PostgreSQL */
   readonly hotTail: number
+  /** snooze wake-up scheduler interval */
+  readonly schedulerMs: number
+  /** at most one archived conversation.seen event per viewer and conversation per window */
+  readonly seenThrottleMs: number
+  /** presence and assignment-queue sweep interval */
+  readonly sweepMs: number
+  /** manual conversation.assign calls per agent per minute */
+  readonly assignsPerMinute: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -95,6 +103,10 @@ export function loadConfig(env: Env): ConfigResult {
     presenceGraceMs: int('PRESENCE_GRACE_MS', heartbeatMs * 3, 1_000, 3_600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 5_000, 0, 120_000),
     hotTail: int('HOT_TAIL', 1000, 10, 1_000_000),
+    sweepMs: int('SWEEP_MS', 1000, 50, 600_000),
+    assignsPerMinute: int('ASSIGNS_PER_MINUTE', 60, 1, 1_000_000),
+    schedulerMs: int('SCHEDULER_MS', 1000, 10, 3_600_000),
+    seenThrottleMs: int('SEEN_THROTTLE_MS', 30_000, 1, 86_400_000),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

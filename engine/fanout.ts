@@ -19,12 +19,18 @@ export type Notice = { t: string; a: string; i: string; c: string; p: 0 | 1; d: 
 
 export const inboxTopic = (inboxId: string) => `i:${inboxId}`
 export const contactTopic = (contactId: string, inboxId: string) => `c:${contactId}:${inboxId}`
+/** every agent of an account (presence deltas) */
+export const accountTopic = (accountId: string) => `a:${accountId}`
+/** every widget of an inbox (its `agentsOnline` changes) */
+export const widgetsTopic = (inboxId: string) => `w:${inboxId}`
 
 export function createFanout(deps: {
   sub: Redis
   partitions: number
   log: Logger
   deliver: (ws: Socket, payload: string | Buffer, isBinary: boolean) => void
+  /** presence notices, after agents got them: the engine recomputes inboxes' agentsOnline */
+  onPresence?: (n: Notice) => void
 }) {
   const topics = new Map<string, Set<Socket>>()
   const memberOf = new Map<Socket, string[]>()
@@ -62,6 +68,11 @@ export function createFanout(deps: {
 
   /** Delivers one notice to the local sockets allowed to see it. */
   function dispatch(n: Notice): void {
+    if (n.t === 'presence.updated') {
+      send(accountTopic(n.a), { op: 'event', type: n.t, data: n.d })
+      deps.onPresence?.(n)
+      return
+    }
     send(inboxTopic(n.i), { op: 'event', type: n.t, data: n.d }, n.x)
     if (n.p === 1 || n.c === '') return
     let data = n.d
@@ -90,7 +101,7 @@ export function createFanout(deps: {
     await deps.sub.subscribe(...channels)
   }
 
-  return { subscribe, unsubscribeAll, start, dispatch, topics }
+  return { subscribe, unsubscribeAll, start, dispatch, send, topics }
 }
 
 export type Fanout = ReturnType<typeof createFanout>

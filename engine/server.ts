@@ -6,12 +6,17 @@ import type { EngineConfig } from './config.js'
 import { createDirectory } from './directory.js'
 import { registerAdminRoutes } from './http/admin.js'
 import { registerHealthRoutes } from './http/health.js'
+import { registerIngestRoutes } from './http/ingest.js'
+import { createScheduler } from './scheduler.js'
+import { setInboxAutoResolve } from './auto-resolve.js'
+import { assignReopened } from './reopen.js'
 import { sendJson, track } from './http/respond.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 import { createScripts } from '../lua/scripts.js'
 import { createConversationReader } from './conversations.js'
-import { createFanout, contactTopic, inboxTopic } from './fanout.js'
+import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout.js'
+import { createAssignment } from './assignment.js'
 import type { OpDeps } from './ops/deps.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
@@ -40,7 +45,6 @@ export function createEngine(deps: EngineDeps) {
   const { config, uws, redis, log, metrics } = deps
   const app = uws.App()
   const directory = createDirectory({ redis, partitions: config.partitions })
-  const presence = createPresence({ redis, partitions: config.partitions, graceMs: config.presenceGraceMs })
   let draining = false
   let listenSocket: us_listen_socket | null = null
 
@@ -60,6 +64,15 @@ export function createEngine(deps: EngineDeps) {
   })
 
   const scripts = createScripts(redis, (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds))
+  const assignment = createAssignment({
+    redis, scripts, directory, partitions: config.partitions, graceMs: config.presenceGraceMs, hotTail: config.hotTail, now: Date.now, log,
+  })
+  const presence = createPresence({
+    redis, scripts, partitions: config.partitions, graceMs: config.presenceGraceMs,
+    onOnline: (accountId, agentId) => {
+      assignment.onAgentAvailable(accountId, agentId).catch((err: unknown) => log.warn({ err }, 'queue drain failed'))
+    },
+  })
   const reader = createConversationReader({ redis, directory, partitions: config.partitions })
   const upgrader = createUpgrader({
     config, directory, presence, limiter, log, metrics, isReady,
@@ -77,16 +90,24 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  const opDeps: OpDeps = { config, redis, directory, presence, scripts, reader, now: Date.now, hotTail: config.hotTail }
+  const opDeps: OpDeps = {
+    config, redis, directory, presence, scripts, reader, assignment, now: Date.now, hotTail: config.hotTail,
+    assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
+  }
   let fanoutRef: ReturnType<typeof createFanout> | null = null
   const subscribeConn = async (ws: Socket) => {
     const conn = ws.getUserData()
     const fanout = fanoutRef
     if (fanout === null) return
     if (conn.principal.kind === 'contact') {
-      fanout.subscribe(ws, contactTopic(conn.principal.contact.id, conn.principal.inbox.id))
+      const inboxId = conn.principal.inbox.id
+      fanout.subscribe(ws, contactTopic(conn.principal.contact.id, inboxId))
+      fanout.subscribe(ws, widgetsTopic(inboxId))
+      const hello = conn.hello['inbox'] as { agentsOnline?: boolean } | undefined
+      if (!agentsOnlineSent.has(inboxId)) agentsOnlineSent.set(inboxId, hello?.agentsOnline === true)
       return
     }
+    fanout.subscribe(ws, accountTopic(conn.accountId))
     const inboxes = conn.principal.agent.role === 'administrator' ? await reader.accountInboxIds(conn.accountId) : conn.principal.agent.inboxIds
     if (conn.closed) return
     for (const id of inboxes) fanout.subscribe(ws, inboxTopic(id))
@@ -110,7 +131,28 @@ export function createEngine(deps: EngineDeps) {
     },
   })
 
-  const fanout = createFanout({ sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver })
+  // widgets get `agentsOnline` changes only: after a presence delta, recompute it for the agent's
+  // inboxes that have local widgets and send it where it changed
+  const agentsOnlineSent = new Map<string, boolean>()
+  const onPresence = async (n: Notice) => {
+    const agentId = (n.d['agent'] as { id?: string } | undefined)?.id
+    if (agentId === undefined) return
+    const agent = await directory.getAgent(n.a, agentId)
+    for (const inboxId of agent?.inboxIds ?? []) {
+      if ((fanoutRef?.topics.get(widgetsTopic(inboxId))?.size ?? 0) === 0) {
+        agentsOnlineSent.delete(inboxId)
+        continue
+      }
+      const online = await presence.inboxHasAgentsOnline(n.a, inboxId)
+      if (agentsOnlineSent.get(inboxId) === online) continue
+      agentsOnlineSent.set(inboxId, online)
+      fanoutRef?.send(widgetsTopic(inboxId), { op: 'event', type: 'presence.updated', data: { agentsOnline: online } })
+    }
+  }
+  const fanout = createFanout({
+    sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver,
+    onPresence: (n) => { onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
+  })
   fanoutRef = fanout
 
   const wsBehavior = {
@@ -119,26 +161,47 @@ export function createEngine(deps: EngineDeps) {
     maxPayloadLength: config.maxPayloadBytes * 4,
     idleTimeout: Math.max(8, Math.round(config.heartbeatMs / 1000)),
     sendPingsAutomatically: true,
-    maxBackpressure: config.maxBackpressureBytes,
-    closeOnBackpressureLimit: 1,
+    // uWS drops sends above this; ours (socket.ts) closes the client at MAX_BACKPRESSURE_BYTES first
+    maxBackpressure: config.maxBackpressureBytes * 2,
+    closeOnBackpressureLimit: 0,
     ...sockets.behavior,
   }
   app.ws('/ws/agent', { ...wsBehavior, upgrade: upgrader.handler('agent') })
   app.ws('/ws/widget', { ...wsBehavior, upgrade: upgrader.handler('contact') })
 
   registerHealthRoutes(app, { metrics, checkReady })
-  registerAdminRoutes(app, { directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault })
+  registerAdminRoutes(app, {
+    directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
+    setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
+  })
+  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now })
+  const scheduler = createScheduler({
+    scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,
+    onReopened: (c) => assignReopened({ directory, assignment }, c),
+  })
   app.any('/*', (res) => {
     sendJson(res, track(res), '404 Not Found', { error: { code: 'not_found', message: 'no such route' } })
   })
 
   const heartbeat = setInterval(() => {
     presence.heartbeat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed'))
-  }, Math.max(1000, Math.floor(config.heartbeatMs / 3)))
+  }, Math.max(250, Math.floor(Math.min(config.heartbeatMs, config.presenceGraceMs) / 3)))
   heartbeat.unref()
+  // presence sweep (offline after the grace window) and the assignment queue sweep, on every node:
+  // both are single atomic scripts per partition, so concurrent nodes never double-apply
+  let sweeping = false
+  const maintenance = setInterval(() => {
+    if (sweeping || draining) return
+    sweeping = true
+    Promise.all([presence.sweep(), assignment.sweep()])
+      .catch((err: unknown) => log.warn({ err }, 'maintenance sweep failed'))
+      .finally(() => { sweeping = false })
+  }, config.sweepMs)
+  maintenance.unref()
 
   async function listen(): Promise<number> {
     await fanout.start()
+    scheduler.start()
     return new Promise((resolve, reject) => {
       app.listen(config.host, config.port, (socket) => {
         if (socket === false) return reject(new Error(`cannot listen on ${config.host}:${config.port}`))
@@ -153,6 +216,8 @@ export function createEngine(deps: EngineDeps) {
     if (draining) return
     draining = true
     clearInterval(heartbeat)
+    clearInterval(maintenance)
+    await scheduler.stop()
     if (listenSocket !== null) uws.us_listen_socket_close(listenSocket)
     listenSocket = null
     sockets.closeAll(CLOSE.reconnect, 'server restarting: reconnect and resume')

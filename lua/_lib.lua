@@ -43,10 +43,20 @@ local function status_list(convKey, inboxId, status)
   return tag .. ':inbox:' .. inboxId .. ':st:' .. status
 end
 
--- moves a conversation between status lists, scored by lastActivityAt
+-- an agent's open assigned conversations (its load for maxConversations), mirrors keys.ts agentOpen
+local function agent_open_key(convKey, agentId)
+  return string.match(convKey, '^({p%d+})') .. ':agent:' .. agentId .. ':open'
+end
+
+-- moves a conversation between status lists, scored by lastActivityAt, and keeps the assignee's
+-- load in step: every status change of every script passes through here
 local function set_list(convKey, h, newStatus, score)
   if h.status and h.status ~= newStatus then rcall('ZREM', status_list(convKey, h.inboxId, h.status), h.id) end
   rcall('ZADD', status_list(convKey, h.inboxId, newStatus), score, h.id)
+  if h.assigneeId and h.assigneeId ~= '' then
+    if newStatus == 'open' then rcall('ZADD', agent_open_key(convKey, h.assigneeId), score, h.id)
+    else rcall('ZREM', agent_open_key(convKey, h.assigneeId), h.id) end
+  end
 end
 
 -- one entry on the partition event stream (fields as lua/codec.ts reads them)
@@ -76,4 +86,63 @@ local function activity(h, content, now, uid)
     content = content, contentType = 'text', contentAttributes = cjson.decode('{}'), private = false,
     echoId = NULL, sourceId = NULL, status = 'sent', sender = { type = 'system', id = NULL },
     createdAt = now, uid = uid }
+end
+
+-- ---- presence and assignment -----------------------------------------------------------------
+
+-- is the agent connected (a heartbeat within the grace window) and `availability: online`?
+local function agent_available(presenceKey, availKey, agentId, now, graceMs)
+  local beat = rcall('ZSCORE', presenceKey, agentId)
+  if not beat or tonumber(beat) <= now - graceMs then return false end
+  local av = rcall('HGET', availKey, agentId)
+  return (not av) or av == 'online'
+end
+
+-- under its maxConversations cap (open conversations assigned to it)?
+local function agent_has_capacity(tag, agentId)
+  local cap = rcall('HGET', tag .. ':agent:' .. agentId, 'maxConversations')
+  if not cap or cap == '' then return true end
+  return rcall('ZCARD', tag .. ':agent:' .. agentId .. ':open') < tonumber(cap)
+end
+
+-- syncs the inbox rotation with its members (new members first: they were never assigned) and
+-- returns the first agent of the rotation who is available and under the cap, or nil
+local function rr_pick(tag, rrKey, membersKey, presenceKey, availKey, now, graceMs)
+  local isMember = {}
+  for _, m in ipairs(rcall('SMEMBERS', membersKey)) do isMember[m] = true end
+  local inRotation = {}
+  for _, id in ipairs(rcall('LRANGE', rrKey, 0, -1)) do
+    if isMember[id] then inRotation[id] = true else rcall('LREM', rrKey, 0, id) end
+  end
+  for m in pairs(isMember) do if not inRotation[m] then rcall('LPUSH', rrKey, m) end end
+  for _, id in ipairs(rcall('LRANGE', rrKey, 0, -1)) do
+    if agent_available(presenceKey, availKey, id, now, graceMs) and agent_has_capacity(tag, id) then return id end
+  end
+  return nil
+end
+
+-- the picked agent goes to the back of the rotation
+local function rr_rotate(rrKey, agentId)
+  rcall('LREM', rrKey, 0, agentId)
+  rcall('RPUSH', rrKey, agentId)
+end
+
+-- sets (or clears, agentId '') the assignee with an activity message, events and fan-out
+local function assign_to(convKey, logKey, eventsKey, channel, h, agentId, text, now, uid, hotTail)
+  local old = h.assigneeId or ''
+  if old ~= '' then rcall('ZREM', agent_open_key(convKey, old), h.id) end
+  rcall('HSET', convKey, 'assigneeId', agentId, 'assigneeLastSeenAt', '')
+  if agentId ~= '' and h.status == 'open' then rcall('ZADD', agent_open_key(convKey, agentId), now, h.id) end
+  local view = conv_view(hgetall(convKey))
+  local act = append_log(convKey, logKey, hotTail, activity(h, text, now, uid .. ':a'))
+  emit(eventsKey, 'message.created', h.accountId, uid .. ':a', now, { message = act, conversation = view })
+  publish(channel, 'message.created', h, false, { message = act })
+  local changed = { 'assigneeId' }
+  emit(eventsKey, 'conversation.updated', h.accountId, uid, now, { conversation = view, changed = changed })
+  publish(channel, 'conversation.updated', h, false, { conversation = view, changed = changed })
+  return view
+end
+
+local function agent_name(tag, agentId)
+  return rcall('HGET', tag .. ':agent:' .. agentId, 'name') or 'an agent'
 end

@@ -12,7 +12,7 @@
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
 -- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
--- Reply: { 1, messageJSON, conversationJSON } appended | { 2, messageJSON, conversationJSON } repeat
+-- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
@@ -109,4 +109,4 @@ if #changed > 0 then
   emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed })
   publish(KEYS[8], 'conversation.updated', h, false, { conversation = view, changed = changed })
 end
-return { 1, msgJson, cjson.encode(view) }
+return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }

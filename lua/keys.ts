@@ -62,8 +62,20 @@ export function keysFor(p: number) {
     inboxStatusList: (inboxId: string, status: string) => `${t}:inbox:${inboxId}:st:${status}`,
     /** sorted set: snoozed conversation ids by snoozedUntil (the wake-up schedule) */
     snoozed: `${t}:snoozed`,
+    /** hash: inboxId -> autoResolveAfterMs, the inboxes of this partition with auto-resolve on */
+    autoResolve: `${t}:autoresolve`,
     /** string with PX expiry: at most one archived seen write per viewer per window */
     seenThrottle: (conversationId: string, viewer: string) => `${t}:conv:${conversationId}:seen:${viewer}`,
+    /** sorted set: an agent's open assigned conversations (its load; kept by set_list in _lib.lua) */
+    agentOpen: (agentId: string) => `${t}:agent:${agentId}:open`,
+    /** list: an inbox's round-robin rotation of agent ids (head = next) */
+    inboxRotation: (inboxId: string) => `${t}:inbox:${inboxId}:rr`,
+    /** sorted set: an inbox's conversations waiting for an assignee, by queued time */
+    inboxQueue: (inboxId: string) => `${t}:inbox:${inboxId}:queue`,
+    /** set: inbox ids of this partition with a non-empty assignment queue */
+    queues: `${t}:queues`,
+    /** sorted set: "<accountId>|<agentId>" -> last heartbeat, agents currently online (sweep index) */
+    onlineIndex: `${t}:presence:online`,
     /** pub/sub channel the engine nodes use for fan-out of this partition */
     fanout: `${t}:fanout`,
   }

@@ -109,3 +109,133 @@ export function json(reply: unknown[], index: number): Record<string, unknown> {
   if (typeof raw !== 'string') throw new Error(`script reply element ${index} is not JSON text`)
   return JSON.parse(raw) as Record<string, unknown>
 }
+
+// ---- builders: conversation status, snooze wake-up, seen, rating, update ---------------------
+
+/** msgpack of an input with its null fields left out (absent in the script's table). */
+function packDefined(input: Record<string, unknown>): Buffer {
+  const argv: Record<string, unknown> = {}
+  for (const [f, v] of Object.entries(input)) if (v !== null && v !== undefined) argv[f] = v
+  return pack(argv)
+}
+
+export type ConversationStatus = 'open' | 'pending' | 'snoozed' | 'resolved'
+
+export type SetConversationStatusInput = {
+  conversationId: string; accountId: string; inboxes: string[] | null; agentId: string; agentName: string
+  status: ConversationStatus; snoozedUntil: number | null; now: number; uid: string; hotTail: number
+}
+export function setConversationStatusCall(k: PartitionKeys, a: SetConversationStatusInput): ScriptCall {
+  const { conversationId, ...rest } = a
+  const snoozedUntilIso = a.snoozedUntil === null ? null : new Date(a.snoozedUntil).toISOString()
+  return {
+    name: 'setConversationStatus',
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed, k.fanout],
+    args: [packDefined({ ...rest, snoozedUntilIso })],
+  }
+}
+
+export type WakeSnoozedInput = { now: number; uid: string; hotTail: number; limit: number }
+export function wakeSnoozedCall(k: PartitionKeys, a: WakeSnoozedInput): ScriptCall {
+  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events, k.fanout], args: [pack(a)] }
+}
+
+export type MarkSeenInput = {
+  conversationId: string; accountId: string; role: 'agent' | 'contact'; viewerId: string
+  /** the contact's inbox (contacts), null for agents */
+  inboxId: string | null
+  /** agents: allowed inbox ids, null = all */
+  inboxes: string[] | null
+  now: number; uid: string; throttleMs: number; cap: number; slackMs: number
+}
+export function markSeenCall(k: PartitionKeys, a: MarkSeenInput): ScriptCall {
+  const { conversationId, ...rest } = a
+  return {
+    name: 'markSeen',
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events,
+      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.fanout],
+    args: [packDefined(rest)],
+  }
+}
+
+export type RateConversationInput = {
+  conversationId: string; accountId: string; contactId: string; inboxId: string; score: number; comment: string | null
+  now: number; uid: string
+}
+export function rateConversationCall(k: PartitionKeys, a: RateConversationInput): ScriptCall {
+  const { conversationId, ...rest } = a
+  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events, k.fanout], args: [packDefined(rest)] }
+}
+
+/** undefined = keep the field, null = clear it. */
+export type UpdateConversationInput = {
+  conversationId: string; accountId: string; inboxes: string[] | null; now: number; uid: string
+  priority?: string | null; customAttributes?: Record<string, unknown>; branch?: string | null; region?: string | null
+}
+export function updateConversationCall(k: PartitionKeys, a: UpdateConversationInput): ScriptCall {
+  const argv: Record<string, unknown> = { accountId: a.accountId, inboxes: a.inboxes, now: a.now, uid: a.uid }
+  for (const f of ['priority', 'branch', 'region'] as const) {
+    const v = a[f]
+    if (v !== undefined) argv[f] = v ?? ''
+  }
+  if (a.customAttributes !== undefined) argv['customAttributes'] = JSON.stringify(a.customAttributes)
+  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events, k.fanout], args: [packDefined(argv)] }
+}
+
+// ---- builders: presence and assignment --------------------------------------------------------
+
+export type AutoAssignInput = { conversationId: string; inboxId: string; accountId: string; now: number; graceMs: number; uid: string; hotTail: number }
+export function autoAssignCall(k: PartitionKeys, a: AutoAssignInput): ScriptCall {
+  return {
+    name: 'autoAssign',
+    keys: [k.conversation(a.conversationId), k.conversationLog(a.conversationId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId),
+      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.fanout],
+    args: [pack({ accountId: a.accountId, now: a.now, graceMs: a.graceMs, uid: a.uid, hotTail: a.hotTail })],
+  }
+}
+
+export type DrainQueueInput = { inboxId: string; accountId: string; now: number; graceMs: number; uid: string; hotTail: number; limit: number }
+export function drainQueueCall(k: PartitionKeys, a: DrainQueueInput): ScriptCall {
+  return {
+    name: 'drainQueue',
+    keys: [k.inboxQueue(a.inboxId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId), k.presence(a.accountId),
+      k.availability(a.accountId), k.events, k.fanout],
+    args: [pack(a)],
+  }
+}
+
+export type AssignConversationInput = {
+  conversationId: string; inboxId: string; accountId: string; inboxes: string[] | null; actorId: string; actorName: string
+  assigneeId: string; expectedAssigneeId: string | null; now: number; uid: string; hotTail: number
+}
+export function assignConversationCall(k: PartitionKeys, a: AssignConversationInput): ScriptCall {
+  const { conversationId, inboxId, ...rest } = a
+  return {
+    name: 'assignConversation',
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events, k.fanout],
+    args: [packDefined(rest)],
+  }
+}
+
+export type PresenceBeatInput = { accountId: string; agentId: string; connIds: string[]; now: number; graceMs: number }
+export function presenceBeatCall(k: PartitionKeys, a: PresenceBeatInput): ScriptCall {
+  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.fanout], args: [pack(a)] }
+}
+
+export function presenceSweepCall(k: PartitionKeys, a: { now: number; graceMs: number; limit: number }): ScriptCall {
+  return { name: 'presenceSweep', keys: [k.onlineIndex, k.fanout], args: [pack(a)] }
+}
+
+export type SetAvailabilityInput = { accountId: string; agentId: string; availability: 'online' | 'busy' | 'offline'; now: number; graceMs: number; uid: string }
+export function setAvailabilityCall(k: PartitionKeys, a: SetAvailabilityInput): ScriptCall {
+  return {
+    name: 'setAvailability',
+    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events, k.fanout],
+    args: [pack(a)],
+  }
+}
+
+export type AutoResolveInput = { now: number; uid: string; hotTail: number; limit: number }
+export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput): ScriptCall {
+  return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.fanout], args: [pack(a)] }
+}

@@ -1,6 +1,7 @@
 // Admin HTTP API (PROTOCOL.md "HTTP"): accounts, inboxes, agents. Bearer ADMIN_TOKEN, compared in
 // constant time; bad bodies get 400 with a code. Successful creates answer 200 with the object.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js'
+import { readAutoResolve } from '../auto-resolve.js'
 import type { Directory } from '../directory.js'
 import { AppError, toAppError } from '../errors.js'
 import { isId, safeEqual } from '../ids.js'
@@ -44,7 +45,9 @@ export function bearer(authorization: string): string {
 }
 
 export function registerAdminRoutes(
-  app: TemplatedApp, deps: { directory: Directory; adminToken: string; log: Logger; metrics: Metrics; messagesPerMinuteDefault: number },
+  app: TemplatedApp, deps: { directory: Directory; adminToken: string; log: Logger; metrics: Metrics; messagesPerMinuteDefault: number
+    /** stores an inbox's auto-resolve window (engine/auto-resolve.ts) */
+    setAutoResolve?: (accountId: string, inboxId: string, afterMs: number | null) => Promise<void> },
 ): void {
   const { directory } = deps
   const admin = (handler: RouteHandler): RouteHandler => async (req) => {
@@ -71,8 +74,10 @@ export function registerAdminRoutes(
     }
     const messagesPerMinute = optInt(body, 'messagesPerMinute', 1, 1_000_000) ?? deps.messagesPerMinuteDefault
     const autoAssign = optBool(body, 'autoAssign') ?? true
+    const autoResolveAfterMs = readAutoResolve(body) ?? null
     const { inbox, apiToken } = await directory.createInbox(acct.id, { name, allowedOrigins, messagesPerMinute, autoAssign })
-    return { inbox: { ...inbox, apiToken } }
+    if (autoResolveAfterMs !== null) await deps.setAutoResolve?.(acct.id, inbox.id, autoResolveAfterMs)
+    return { inbox: { ...inbox, apiToken, autoResolveAfterMs } }
   }))
 
   jsonRoute(app, deps, 'post', '/api/v1/accounts/:accountId/agents', 1, admin(async ({ params, body }) => {

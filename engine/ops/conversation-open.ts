@@ -17,6 +17,12 @@ export const conversationOpen: Op<OpDeps> = {
       additionalAttributes: JSON.stringify(additional),
     }))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
-    return { conversation: json(reply, 1) }
+    const conversation = json(reply, 1)
+    if (reply[0] === 1 && inbox.autoAssign) {
+      // round robin at once; when nobody qualifies it waits in the inbox queue (reply 3)
+      const assigned = await deps.assignment.autoAssign(conn.accountId, inbox.id, conversation['id'] as string)
+      if (assigned[0] === 1) return { conversation: json(assigned, 1) }
+    }
+    return { conversation }
   },
 }

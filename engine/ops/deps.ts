@@ -4,6 +4,8 @@ import type { EngineConfig } from '../config.js'
 import type { ConversationReader } from '../conversations.js'
 import type { Directory } from '../directory.js'
 import type { Presence } from '../presence.js'
+import type { Assignment } from '../assignment.js'
+import type { RateLimiterMemory } from 'rate-limiter-flexible'
 
 /** Everything an op may use. `now` is injectable so tests can drive time through the scripts. */
 export type OpDeps = {
@@ -13,6 +15,9 @@ export type OpDeps = {
   presence: Presence
   scripts: Scripts
   reader: ConversationReader
+  assignment: Assignment
+  /** manual (re)assignments per agent per minute */
+  assignLimiter: RateLimiterMemory
   now: () => number
   /** conversation log hot tail length (MAXLEN ~) */
   hotTail: number

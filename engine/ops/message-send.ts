@@ -41,6 +41,11 @@ export const messageSend: Op<OpDeps> = {
       hotTail: deps.hotTail, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000,
     }))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
+    // a conversation reopened by the contact with nobody assigned goes round robin again
+    if (reply[0] === 1 && reply[3] === 1 && contact !== null && contact.inbox.autoAssign) {
+      const conv = json(reply, 2)
+      if (conv['assigneeId'] === null) await deps.assignment.autoAssign(conn.accountId, contact.inbox.id, conversationId)
+    }
     const message = json(reply, 1)
     if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
     return { message }

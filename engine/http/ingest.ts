@@ -1,0 +1,106 @@
+// API-channel ingest (PROTOCOL.md "HTTP"): POST /api/v1/inboxes/:inboxId/messages with the inbox's
+// API token. Finds or creates the contact by identifier, reuses the contact's open conversation in
+// the inbox or opens one, and appends the message as the contact's. `sourceId` is unique per inbox:
+// a repeat returns the first message (and its conversation) and writes nothing.
+import type { Redis } from 'ioredis'
+import type { TemplatedApp } from 'uWebSockets.js'
+import { appendMessageCall, createConversationCall, json, type Scripts } from '../../lua/scripts.js'
+import { keysFor, partitionOf } from '../../lua/keys.js'
+import { createContactUpdater } from '../contacts.js'
+import { conversationFromHash } from '../views.js'
+import type { Assignment } from '../assignment.js'
+import type { Directory } from '../directory.js'
+import { AppError } from '../errors.js'
+import { newId, newUid } from '../ids.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import { readContent } from '../ops/message-send.js'
+import { scriptError } from '../ops/script-status.js'
+import { assignReopened } from '../reopen.js'
+import { optString, reqString } from '../validate.js'
+import { bearer, jsonRoute } from './admin.js'
+
+export type IngestDeps = {
+  redis: Redis
+  directory: Directory
+  scripts: Scripts
+  /** round robin for a new or reopened conversation of an auto-assigning inbox */
+  assignment?: Assignment
+  log: Logger
+  metrics: Metrics
+  partitions: number
+  maxContentChars: number
+  hotTail: number
+  now: () => number
+}
+
+const DEDUPE_TTL_MS = 86_400_000
+const SOURCE_TTL_MS = 7 * 86_400_000
+
+export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
+  const { redis, directory, scripts } = deps
+  const contacts = createContactUpdater({ redis, partitions: deps.partitions, now: deps.now })
+
+  jsonRoute(app, deps, 'post', '/api/v1/inboxes/:inboxId/messages', 1, async ({ params, body, authorization }) => {
+    const token = bearer(authorization)
+    const inbox = token === '' ? null : await directory.findInboxByApiToken(token)
+    if (inbox === null) throw new AppError('unauthorized', 'a valid inbox API bearer token is required')
+    if (inbox.id !== params[0]) throw new AppError('forbidden', 'this token belongs to another inbox')
+
+    const sourceId = reqString(body, 'sourceId', 255)
+    const who = body['contact']
+    if (typeof who !== 'object' || who === null || Array.isArray(who)) throw new AppError('bad_request', '`contact` must be an object with an `identifier`')
+    const identifier = reqString(who as Record<string, unknown>, 'identifier', 255)
+    const name = optString(who as Record<string, unknown>, 'name', 255)
+    const content = readContent(body, deps.maxContentChars)
+
+    const accountId = inbox.accountId
+    const k = keysFor(partitionOf(accountId, deps.partitions))
+    const loadConversation = async (id: unknown) => {
+      const c = typeof id === 'string' ? conversationFromHash(await redis.hgetall(k.conversation(id))) : null
+      if (c === null) throw new AppError('internal', 'the conversation of a deduplicated message is gone')
+      return c
+    }
+
+    // a repeat never opens a conversation: answer from the dedupe key before anything is written
+    const first = await redis.get(k.sourceDedupe(inbox.id, sourceId))
+    if (first !== null) {
+      const message = JSON.parse(first) as Record<string, unknown>
+      if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
+      return { message, conversation: await loadConversation(message['conversationId']) }
+    }
+
+    let contact = await directory.findContactByIdentifier(accountId, identifier)
+    contact ??= await directory.createContact(accountId, inbox.id, identifier)
+    if (name !== undefined && name.trim() !== '' && contact.name === null) {
+      contact = (await contacts.update(accountId, contact.id, { name: name.trim() })) ?? contact
+    }
+
+    const now = deps.now()
+    const opened = await scripts.run(createConversationCall(k, {
+      id: newId('cv'), accountId, inboxId: inbox.id, contactId: contact.id, now, uid: newUid(), additionalAttributes: '{}',
+    }))
+    if (opened[0] !== 1 && opened[0] !== 2) throw scriptError(opened)
+    const conversationId = json(opened, 1)['id'] as string
+    const assignment = deps.assignment
+    if (opened[0] === 1 && inbox.autoAssign && assignment !== undefined) await assignment.autoAssign(accountId, inbox.id, conversationId)
+
+    const reply = await scripts.run(appendMessageCall(k, {
+      conversationId, inboxId: inbox.id, accountId, senderType: 'contact', senderId: contact.id, inboxes: null,
+      content, contentType: 'text', contentAttributes: '{}', private: false, echoId: null, sourceId,
+      now, uid: newUid(), reopenUid: newUid(), floodLimit: inbox.messagesPerMinute,
+      hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
+    }))
+    if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
+    const message = json(reply, 1)
+    if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
+    let conversation = reply[0] === 1 || message['conversationId'] === conversationId
+      ? json(reply, 2)
+      : await loadConversation(message['conversationId'])
+    // a message that reopened a resolved/snoozed conversation with nobody assigned: round robin again
+    if (reply[0] === 1 && reply[3] === 1 && assignment !== undefined) {
+      conversation = (await assignReopened({ directory, assignment }, { ...conversation, id: conversationId, accountId, inboxId: inbox.id })) ?? conversation
+    }
+    return { message, conversation }
+  })
+}

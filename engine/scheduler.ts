@@ -1,0 +1,112 @@
+// Timed conversation changes: every interval, for each partition, one wakeSnoozed script claims the
+// due snooze entries and reopens their conversations. The claim is atomic in Redis, so with many
+// engine nodes each entry fires exactly once, and an entry due while no node ran fires on the next
+// tick of whichever node starts. Every `autoResolveEveryTicks` ticks, one autoResolve script per
+// partition resolves the idle open conversations of inboxes with an auto-resolve window.
+import { keysFor } from '../lua/keys.js'
+import { autoResolveCall, wakeSnoozedCall, type ScriptCall, type Scripts } from '../lua/scripts.js'
+import { newUid } from './ids.js'
+import type { Logger } from './log.js'
+
+export type SchedulerDeps = {
+  scripts: Scripts
+  partitions: number
+  now: () => number
+  intervalMs: number
+  log: Logger
+  /** conversation log hot tail for the activity messages (MAXLEN ~) */
+  hotTail?: number
+  /** entries claimed per script call; a full batch is followed by another call at once */
+  batch?: number
+  /** auto-resolve runs on every n-th tick (the first included); default 10 */
+  autoResolveEveryTicks?: number
+  /** called for each conversation a snooze wake-up reopened (auto assignment hooks in here) */
+  onReopened?: (c: Reopened) => Promise<unknown>
+}
+
+export type Reopened = { id: string; accountId: string; inboxId: string; assigneeId: string | null }
+
+export type TickResult = { claimed: number; woken: number; resolved: number }
+
+export function createScheduler(deps: SchedulerDeps) {
+  const batch = deps.batch ?? 100
+  const hotTail = deps.hotTail ?? 1000
+  const autoResolveEvery = deps.autoResolveEveryTicks ?? 10
+  let ticks = 0
+  let timer: NodeJS.Timeout | null = null
+  let running: Promise<unknown> | null = null
+  let stopped = false
+
+  /** Runs one batch script until it returns less than a full batch; the sums of its counts. */
+  async function drain(call: () => ScriptCall): Promise<[number, number]> {
+    let first = 0
+    let second = 0
+    for (;;) {
+      const reply = await deps.scripts.run(call())
+      const n = Number(reply[1])
+      first += n
+      second += Number(reply[2] ?? 0)
+      if (typeof reply[3] === 'string' && deps.onReopened !== undefined) await reopened(JSON.parse(reply[3]) as Reopened[])
+      if (n < batch || stopped) return [first, second]
+    }
+  }
+
+  async function reopened(list: Reopened[]): Promise<void> {
+    for (const c of list) {
+      try {
+        await deps.onReopened?.(c)
+      } catch (err) {
+        deps.log.warn({ err, conversationId: c.id }, 'after-wake-up hook failed')
+      }
+    }
+  }
+
+  async function partitionPass(p: number, autoResolve: boolean): Promise<TickResult> {
+    const k = keysFor(p)
+    const [claimed, woken] = await drain(() => wakeSnoozedCall(k, { now: deps.now(), uid: newUid(), hotTail, limit: batch }))
+    const [resolved] = autoResolve ? await drain(() => autoResolveCall(k, { now: deps.now(), uid: newUid(), hotTail, limit: batch })) : [0]
+    return { claimed, woken, resolved }
+  }
+
+  /** One pass over every partition (tests call it directly). */
+  async function tick(): Promise<TickResult> {
+    const autoResolve = ticks++ % autoResolveEvery === 0
+    const results = await Promise.allSettled(Array.from({ length: deps.partitions }, (_, p) => partitionPass(p, autoResolve)))
+    const total = { claimed: 0, woken: 0, resolved: 0 }
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        deps.log.warn({ err: r.reason as unknown }, 'scheduler pass failed')
+        continue
+      }
+      total.claimed += r.value.claimed
+      total.woken += r.value.woken
+      total.resolved += r.value.resolved
+    }
+    if (total.woken > 0 || total.resolved > 0) deps.log.debug(total, 'scheduled conversation changes')
+    return total
+  }
+
+  function start(): void {
+    if (timer !== null) return
+    stopped = false
+    timer = setInterval(() => {
+      if (running !== null) return
+      running = tick().finally(() => {
+        running = null
+      })
+    }, deps.intervalMs)
+    timer.unref()
+  }
+
+  /** Stops the timer and waits for a pass in flight. */
+  async function stop(): Promise<void> {
+    stopped = true
+    if (timer !== null) clearInterval(timer)
+    timer = null
+    await running
+  }
+
+  return { start, stop, tick }
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>
