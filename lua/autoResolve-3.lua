@@ -11,12 +11,13 @@
 local a = cmsgpack.unpack(ARGV[1])
 local tag = string.match(KEYS[1], '^({p%d+})')
 
--- "3 days", "2 hours", "90 minutes": the window as the activity message says it
+-- "3 days", "2 hours", "90 minutes", "30 seconds": the window as the activity message says it
 local function span(ms)
   if ms % 86400000 == 0 then local n = ms / 86400000; return string.format('%d day%s', n, n == 1 and '' or 's') end
   if ms % 3600000 == 0 then local n = ms / 3600000; return string.format('%d hour%s', n, n == 1 and '' or 's') end
-  local n = math.max(1, math.floor(ms / 60000 + 0.5))
-  return string.format('%d minute%s', n, n == 1 and '' or 's')
+  if ms % 60000 == 0 then local n = ms / 60000; return string.format('%d minute%s', n, n == 1 and '' or 's') end
+  local n = math.max(1, math.floor(ms / 1000 + 0.5))
+  return string.format('%d second%s', n, n == 1 and '' or 's')
 end
 
 local settings = rcall('HGETALL', KEYS[1])

@@ -99,7 +99,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
       : await loadConversation(message['conversationId'])
     // a message that reopened a resolved/snoozed conversation with nobody assigned: round robin again
     if (reply[0] === 1 && reply[3] === 1 && assignment !== undefined) {
-      conversation = (await assignReopened({ directory, assignment }, { ...conversation, id: conversationId, accountId, inboxId: inbox.id })) ?? conversation
+      conversation = (await assignReopened({ directory, assignment }, { id: conversationId, accountId, inboxId: inbox.id, assigneeId: conversation['assigneeId'] })) ?? conversation
     }
     return { message, conversation }
   })

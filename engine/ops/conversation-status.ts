@@ -41,7 +41,7 @@ export const conversationStatus: Op<OpDeps> = {
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     const conversation = json(reply, 1)
     if (reply[0] === 1 && status === 'open') {
-      const assigned = await assignReopened(deps, { ...conversation, id: conversationId, accountId: conn.accountId, inboxId: String(conversation['inboxId']) })
+      const assigned = await assignReopened(deps, { id: conversationId, accountId: conn.accountId, inboxId: String(conversation['inboxId']), assigneeId: conversation['assigneeId'] })
       if (assigned !== null) return { conversation: assigned }
     }
     return { conversation }

@@ -1,5 +1,6 @@
 // One Redis, one engine, one tenant (account, inbox, agent) and helpers to connect as the agent or
-// as a fresh website visitor, for the e2e tests of the conversation operations.
+// as a fresh website visitor, for the e2e tests of the conversation operations. The inbox does not
+// auto-assign unless asked to, so assignment activity stays out of what these tests count.
 import { Redis } from 'ioredis'
 import { parseEvent, type StreamEvent } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
@@ -20,10 +21,10 @@ export function urls(engine: EngineProc, tenant: Tenant) {
   }
 }
 
-export async function e2eStack(t: T, env: Record<string, string> = {}) {
+export async function e2eStack(t: T, env: Record<string, string> = {}, inbox: Json = { autoAssign: false }) {
   const server: TestRedis = await startTestRedis(t)
   const engine = await startEngine(t, { redisUrl: server.url, env: { CONN_RATE_POINTS: '10000', ...env } })
-  const tenant = await createTenant(engine.http)
+  const tenant = await createTenant(engine.http, { inbox })
   const redis = new Redis(server.url)
   t.teardown(() => redis.quit())
   const clients: Client[] = []

@@ -31,8 +31,8 @@ t.test('a snooze due while no engine runs fires once on the next engine', async 
 })
 
 t.test('two engines racing fire each snooze exactly once', async (t) => {
-  const s = await e2eStack(t, { SCHEDULER_MS: '20' })
-  const second = await startEngine(t, { redisUrl: s.server.url, env: { SCHEDULER_MS: '20' } })
+  const s = await e2eStack(t, { SCHEDULER_MS: '100' })
+  const second = await startEngine(t, { redisUrl: s.server.url, env: { SCHEDULER_MS: '100' } })
   const agent = await s.agent()
   const watcher = s.track(await connect(urls(second, s.tenant).agent()))
   const ids: string[] = []

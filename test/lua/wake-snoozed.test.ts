@@ -18,7 +18,9 @@ t.test('wakeSnoozed', async (t) => {
     }))
     return json(reply, 1)
   }
-  const wake = (now: number, limit = 100) => f.scripts.run(wakeSnoozedCall(f.k, { now, uid: newUid(), hotTail: 1000, limit }))
+  const wakeReply = (now: number, limit = 100) => f.scripts.run(wakeSnoozedCall(f.k, { now, uid: newUid(), hotTail: 1000, limit }))
+  /** status, claimed, woken */
+  const wake = async (now: number, limit = 100) => (await wakeReply(now, limit)).slice(0, 3)
   const contacts = new Map<string, string>()
   const newConversation = async () => {
     const contact = await f.directory.createContact(f.account.id, f.inbox.id, null)
@@ -37,7 +39,10 @@ t.test('wakeSnoozed', async (t) => {
     const listener = await f.listen()
 
     t.same(await wake(T0 + 999), [1, 0, 0], 'nothing is due yet')
-    t.same(await wake(T0 + 1000), [1, 1, 1], 'claims and reopens the due one')
+    const r = await wakeReply(T0 + 1000)
+    t.same(r.slice(0, 3), [1, 1, 1], 'claims and reopens the due one')
+    t.same(JSON.parse(r[3] as string), [{ id: due, accountId: f.account.id, inboxId: f.inbox.id, assigneeId: null }], 'and names it')
+    t.same((await wakeReply(T0 + 999))[3], '[]')
     t.same(await wake(T0 + 1000), [1, 0, 0], 'fires once')
     const c = await f.redis.hgetall(f.k.conversation(due))
     t.match(c, { status: 'open', snoozedUntil: '', lastActivityAt: String(T0 + 1000) })
