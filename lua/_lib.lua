@@ -21,6 +21,13 @@ local function hgetall(key)
   return h
 end
 
+-- may an agent limited to `inboxes` (nil = all of the account's) touch this conversation?
+local function inbox_allowed(inboxes, inboxId)
+  if not inboxes then return true end
+  for _, id in ipairs(inboxes) do if id == inboxId then return true end end
+  return false
+end
+
 -- the protocol's Conversation object from its hash
 local function conv_view(h)
   local c = {}

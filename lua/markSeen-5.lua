@@ -18,11 +18,7 @@ local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
 local agent = a.role == 'agent'
 if agent then
-  if a.inboxes then
-    local member = false
-    for _, id in ipairs(a.inboxes) do if id == h.inboxId then member = true end end
-    if not member then return { -2 } end
-  end
+  if not inbox_allowed(a.inboxes, h.inboxId) then return { -2 } end
 elseif h.contactId ~= a.viewerId or h.inboxId ~= a.inboxId then
   return { -2 }
 end

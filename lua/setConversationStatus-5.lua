@@ -18,11 +18,7 @@
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
-if a.inboxes then
-  local member = false
-  for _, id in ipairs(a.inboxes) do if id == h.inboxId then member = true end end
-  if not member then return { -2 } end
-end
+if not inbox_allowed(a.inboxes, h.inboxId) then return { -2 } end
 
 local old = h.status
 local oldUntil = tonumber(h.snoozedUntil)
