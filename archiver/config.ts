@@ -14,6 +14,14 @@ export type ArchiverConfig = {
   logLevel: LogLevel;
   batchSize: number;
   batchMs: number;
+  /** This process's consumer name in the `archiver` group; null = a fresh unique name per start. */
+  consumer: string | null;
+  /** XAUTOCLAIM min-idle: an entry pending this long with any consumer is taken over. */
+  claimIdleMs: number;
+  /** How often the janitor claims stale entries, trims the streams and drops idle consumers. */
+  janitorMs: number;
+  /** Trim the partition streams (MINID, only below what is archived). */
+  trim: boolean;
 };
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -70,6 +78,25 @@ export function loadConfig(env: Env): ConfigResult {
     return found ?? 'info';
   };
 
+  const bool = (name: string, def: boolean): boolean => {
+    const v = read(name)?.toLowerCase();
+    if (v === undefined) return def;
+    if (['1', 'true', 'on', 'yes'].includes(v)) return true;
+    if (['0', 'false', 'off', 'no'].includes(v)) return false;
+    errors.push(`${name} must be on or off, got ${JSON.stringify(v)}`);
+    return def;
+  };
+
+  const consumer = (): string | null => {
+    const v = read('ARCHIVER_CONSUMER');
+    if (v === undefined) return null;
+    if (!/^[A-Za-z0-9_.:@-]{1,100}$/.test(v)) {
+      errors.push('ARCHIVER_CONSUMER must be 1 to 100 characters of A-Z a-z 0-9 _ . : @ -');
+      return null;
+    }
+    return v;
+  };
+
   const config: ArchiverConfig = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
@@ -78,6 +105,10 @@ export function loadConfig(env: Env): ConfigResult {
     logLevel: logLevel(),
     batchSize: int('BATCH_SIZE', 500, 1, 100_000),
     batchMs: int('BATCH_MS', 200, 1, 60_000),
+    consumer: consumer(),
+    claimIdleMs: int('ARCHIVER_CLAIM_IDLE_MS', 60_000, 10, 86_400_000),
+    janitorMs: int('ARCHIVER_JANITOR_MS', 5_000, 10, 3_600_000),
+    trim: bool('ARCHIVER_TRIM', true),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

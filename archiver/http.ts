@@ -30,7 +30,7 @@ export function createHttpServer(deps: { readiness: Readiness; registry: Registr
         return json(res, 200, { status: 'ok' });
       case '/readyz': {
         const report = await deps.readiness.check();
-        const ready = report.redis && report.postgres && report.migrated;
+        const ready = report.redis && report.postgres && report.migrated && report.archiving;
         return json(res, ready ? 200 : 503, report);
       }
       case '/metrics': {

@@ -1,9 +1,13 @@
-// Composition root of the archiver process. For now it migrates, connects and reports ready; the
-// stream consumer is wired in here later. The only file of the archiver that reads process.env.
+// Composition root of the archiver process: migrates, then consumes the partition event streams
+// into PostgreSQL (consumer.ts) and serves /healthz, /readyz and /metrics. The only file of the
+// archiver that reads process.env.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { loadConfig, safeUrl } from './config.js';
+import { createConsumer } from './consumer.js';
 import { createHttpServer } from './http.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -26,6 +30,9 @@ const log = createLogger(config.logLevel);
 const sql = postgres(config.databaseUrl, {
   max: 4,
   connect_timeout: 5,
+  // postgres.js waits up to 20 s between reconnects by default; the consumer has its own backoff
+  // (capped at 5 s), so reconnect within a second of PostgreSQL coming back.
+  backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
   onnotice: (notice) => log.debug({ notice: notice.message }, 'postgres notice'),
 });
 const redis = new Redis(config.redisUrl, { connectionName: 'parley-archiver' });
@@ -41,6 +48,32 @@ redis.on('ready', () => {
 
 const metrics = createMetrics();
 const readiness = createReadiness({ redis, sql });
+const consumerName = config.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+const consumer = createConsumer({
+  redis,
+  sql,
+  log,
+  metrics,
+  config: {
+    partitions: config.partitions,
+    batchSize: config.batchSize,
+    batchMs: config.batchMs,
+    claimIdleMs: config.claimIdleMs,
+    janitorMs: config.janitorMs,
+    trim: config.trim,
+    consumer: consumerName,
+  },
+  setArchiving: (ok) => readiness.setArchiving(ok),
+});
+metrics.setProbes({
+  lag: () => consumer.lag(),
+  redisMemory: async () => {
+    const info = await redis.info('memory');
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { used: field('used_memory'), max: field('maxmemory') };
+  },
+});
+let consuming = false;
 const http = createHttpServer({ readiness, registry: metrics.registry, log });
 const stop = new AbortController();
 let partitionTimer: NodeJS.Timeout | undefined;
@@ -63,6 +96,8 @@ async function migrate(): Promise<void> {
       readiness.markMigrated();
       await ensurePartitions();
       partitionTimer = setInterval(() => void ensurePartitions(), PARTITION_CHECK_MS).unref();
+      consumer.start();
+      consuming = true;
       return;
     } catch (err) {
       if (stop.signal.aborted) return;
@@ -90,6 +125,7 @@ async function shutdown(reason: string, code: number): Promise<void> {
     process.exit(code === 0 ? 1 : code);
   }, SHUTDOWN_GRACE_MS).unref();
   await http.close().catch((err: unknown) => log.warn({ err }, 'http close failed'));
+  if (consuming) await consumer.stop().catch((err: unknown) => log.warn({ err }, 'consumer stop failed'));
   await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
   redis.disconnect();
   await sql.end({ timeout: 5 }).catch((err: unknown) => log.warn({ err }, 'postgres close failed'));
@@ -104,7 +140,10 @@ try {
   const port = await http.listen(config.port);
   metrics.up.set(1);
   log.info(
-    { port, postgres: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl), partitions: config.partitions },
+    {
+      port, postgres: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl), partitions: config.partitions,
+      consumer: consumerName,
+    },
     `archiver listening on port ${port}`,
   );
   await migrate();

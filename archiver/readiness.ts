@@ -1,19 +1,23 @@
 // Readiness probes: Redis answers PING and PostgreSQL answers `select 1`, each within a deadline
-// (a down server must turn /readyz to 503 quickly, not hang the probe).
+// (a down server must turn /readyz to 503 quickly, not hang the probe), the schema is migrated,
+// and the stream consumer is not stuck retrying a batch (PostgreSQL up but refusing writes).
 import type { Redis } from 'ioredis';
 import type { Sql } from 'postgres';
 
-export type ReadinessReport = { redis: boolean; postgres: boolean; migrated: boolean };
+export type ReadinessReport = { redis: boolean; postgres: boolean; migrated: boolean; archiving: boolean };
 
 export type Readiness = {
   check(): Promise<ReadinessReport>;
   /** Set once migrations have been applied; the archiver is not ready before. */
   markMigrated(): void;
+  /** False while the stream consumer retries a batch PostgreSQL did not take. */
+  setArchiving(ok: boolean): void;
 };
 
 export function createReadiness(deps: { redis: Redis; sql: Sql; timeoutMs?: number }): Readiness {
   const timeoutMs = deps.timeoutMs ?? 1000;
   let migrated = false;
+  let archiving = true;
 
   const redisOk = async (): Promise<boolean> => {
     // While ioredis reconnects it queues commands; do not wait on the queue.
@@ -28,10 +32,13 @@ export function createReadiness(deps: { redis: Redis; sql: Sql; timeoutMs?: numb
   return {
     async check() {
       const [redis, postgres] = await Promise.all([redisOk(), postgresOk()]);
-      return { redis, postgres, migrated };
+      return { redis, postgres, migrated, archiving };
     },
     markMigrated() {
       migrated = true;
+    },
+    setArchiving(ok) {
+      archiving = ok;
     },
   };
 }

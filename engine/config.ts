@@ -5,6 +5,8 @@ export type EngineConfig = {
   readonly host: string
   readonly port: number
   readonly redisUrl: string
+  /** optional: reports and history beyond the Redis hot tail */
+  readonly databaseUrl: string | null
   readonly adminToken: string
   readonly partitions: number
   readonly logLevel: string
@@ -39,6 +41,8 @@ export type EngineConfig = {
   readonly sweepMs: number
   /** manual conversation.assign calls per agent per minute */
   readonly assignsPerMinute: number
+  /** WORKERS > 1: a primary forks this many engine processes that share PORT (SO_REUSEPORT) */
+  readonly workers: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -72,6 +76,8 @@ export function loadConfig(env: Env): ConfigResult {
 
   const redisUrl = str('REDIS_URL', undefined)
   if (redisUrl !== '' && !/^rediss?:\/\//.test(redisUrl)) errors.push('REDIS_URL must start with redis:// or rediss://')
+  const dbUrl = env['DATABASE_URL']
+  if (dbUrl !== undefined && dbUrl !== '' && !/^postgres(ql)?:\/\//.test(dbUrl)) errors.push('DATABASE_URL must start with postgres:// or postgresql://')
   const adminToken = str('ADMIN_TOKEN', undefined)
   if (adminToken !== '' && adminToken.length < 16) errors.push('ADMIN_TOKEN must be at least 16 characters')
   const logLevel = str('LOG_LEVEL', 'info')
@@ -86,6 +92,7 @@ export function loadConfig(env: Env): ConfigResult {
     host: str('HOST', '0.0.0.0'),
     port: int('PORT', 8080, 0, 65535),
     redisUrl,
+    databaseUrl: env['DATABASE_URL'] === undefined || env['DATABASE_URL'] === '' ? null : env['DATABASE_URL'],
     adminToken,
     partitions: int('PARTITIONS', 16, 1, 1024),
     logLevel,
@@ -107,6 +114,7 @@ export function loadConfig(env: Env): ConfigResult {
     assignsPerMinute: int('ASSIGNS_PER_MINUTE', 60, 1, 1_000_000),
     schedulerMs: int('SCHEDULER_MS', 1000, 10, 3_600_000),
     seenThrottleMs: int('SEEN_THROTTLE_MS', 30_000, 1, 86_400_000),
+    workers: int('WORKERS', 1, 1, 256),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

@@ -2,6 +2,8 @@
 // its inboxes (an administrator: all of its account's), a contact only its own. Another account's
 // id is `not_found` (its existence is not revealed); a same-account object out of reach is `forbidden`.
 import type { Redis } from 'ioredis'
+import type { Sql } from 'postgres'
+import { historyBefore } from './archive/history.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import type { ConnData } from './connection.js'
 import type { Directory } from './directory.js'
@@ -16,7 +18,7 @@ export function parseStreamId(value: unknown, field: string): string {
   return value
 }
 
-export function createConversationReader(deps: { redis: Redis; directory: Directory; partitions: number }) {
+export function createConversationReader(deps: { redis: Redis; directory: Directory; partitions: number; sql?: Sql | null }) {
   const { redis, directory } = deps
   const keysOf = (accountId: string) => keysFor(partitionOf(accountId, deps.partitions))
 
@@ -77,15 +79,29 @@ export function createConversationReader(deps: { redis: Redis; directory: Direct
     return out
   }
 
-  /** Messages before `before` (or the newest), oldest first; from the hot tail in Redis. */
+  /**
+   * Messages before `before` (or the newest), oldest first: from the Redis hot tail, continued from
+   * PostgreSQL once the tail runs out, so a client pages back across the boundary seamlessly.
+   */
   async function history(conn: ConnData, c: Conversation & { msgCount: number }, before: string | null, limit: number) {
     const log = keysOf(conn.accountId).conversationLog(c.id)
     const entries = (await redis.xrevrange(log, before === null ? '+' : `(${before}`, '-', 'COUNT', limit + 1)) as [string, string[]][]
-    const more = entries.length > limit
-    const page = entries.slice(0, limit).reverse()
-    // entries beyond the hot tail live in PostgreSQL (archiver issue); `more` says whether older exist
-    const length = await redis.xlen(log)
-    return { messages: present(conn, c, page), more: more || (page.length > 0 && c.msgCount > length && page.length === limit) }
+    if (entries.length > limit) return { messages: present(conn, c, entries.slice(0, limit).reverse()), more: true }
+    const page = entries.reverse()
+    const trimmed = c.msgCount > (await redis.xlen(log))
+    if (!trimmed) return { messages: present(conn, c, page), more: false }
+    if (deps.sql === undefined || deps.sql === null) {
+      // older messages exist but only PostgreSQL has them: say so rather than pretend the start was reached
+      return { messages: present(conn, c, page), more: false, archiveUnavailable: true }
+    }
+    const oldest = page[0]
+    const oldestMsg = oldest === undefined ? null : messageFromEntry(oldest[0], oldest[1])
+    const cold = await historyBefore(deps.sql, {
+      accountId: conn.accountId, conversationId: c.id, before: oldest?.[0] ?? before,
+      beforeCreatedAt: oldestMsg?.createdAt ?? null, limit: limit - page.length, includePrivate: conn.role === 'agent',
+    })
+    const older = (cold.messages as unknown as Message[]).map((m) => withStatus(m, c))
+    return { messages: [...older, ...present(conn, c, page)], more: cold.more }
   }
 
   /** Everything after `after`, in order; complete while `after` lies in the hot tail. */

@@ -1,10 +1,14 @@
 // The engine's composition root: config → native uWS → Redis clients → engine → listen.
+// WORKERS > 1 makes this process a primary that forks that many engines on one port (workers.ts).
+import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import postgres from 'postgres'
 import { loadConfig } from './config.js'
 import { createLogger } from './log.js'
 import { createMetrics } from './metrics.js'
 import { createEngine } from './server.js'
 import { loadNativeUws, NativeUwsError } from './uws.js'
+import { runWorkers, type ListeningNotice } from './workers.js'
 
 async function main(): Promise<void> {
   const loaded = loadConfig(process.env)
@@ -14,6 +18,13 @@ async function main(): Promise<void> {
   }
   const { config } = loaded
   const log = createLogger(config.logLevel)
+  if (config.workers > 1) {
+    const code = await runWorkers({
+      count: config.workers, host: config.host, port: config.port, nodeId: config.nodeId,
+      script: fileURLToPath(import.meta.url), env: process.env, log,
+    })
+    process.exit(code)
+  }
   let uws
   try {
     uws = loadNativeUws()
@@ -28,9 +39,14 @@ async function main(): Promise<void> {
   const sub = new Redis(config.redisUrl, { connectionName: `parley-sub-${config.nodeId}` })
   for (const client of [redis, limiterRedis, sub]) client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'))
 
-  const engine = createEngine({ config, uws, redis, sub, limiterRedis, log, metrics: createMetrics() })
+  // the library's default reconnect backoff waits up to 20 s; 1 s keeps reports/history snappy after an outage
+  const sql = config.databaseUrl === null ? null : postgres(config.databaseUrl, {
+    max: 4, connect_timeout: 5, backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1), onnotice: () => {},
+  })
+  const engine = createEngine({ config, uws, redis, sub, limiterRedis, sql, log, metrics: createMetrics() })
   const port = await engine.listen()
   log.info({ port, host: config.host, node: config.nodeId }, `engine listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`)
+  if (process.send !== undefined) process.send({ parley: 'listening', port } satisfies ListeningNotice)
 
   let stopping = false
   const stop = (signal: string) => {
@@ -38,7 +54,7 @@ async function main(): Promise<void> {
     stopping = true
     log.info({ signal }, 'shutting down')
     engine.shutdown()
-      .then(() => Promise.allSettled([redis.quit(), limiterRedis.quit(), sub.quit()]))
+      .then(() => Promise.allSettled([redis.quit(), limiterRedis.quit(), sub.quit(), sql?.end({ timeout: 2 })]))
       .then(() => process.exit(0), (err: unknown) => {
         log.error({ err }, 'shutdown failed')
         process.exit(1)
@@ -46,6 +62,8 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // a forked worker whose primary is gone (even SIGKILLed) drains and exits instead of lingering
+  if (process.connected) process.once('disconnect', () => stop('disconnect'))
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,6 @@
 // Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
 import type { Redis } from 'ioredis'
+import type { Sql } from 'postgres'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
 import type { EngineConfig } from './config.js'
@@ -35,6 +36,8 @@ export type EngineDeps = {
   redis: Redis
   /** pub/sub subscriber (fan-out) */
   sub: Redis
+  /** PostgreSQL (DATABASE_URL) for reports and cold history; null without it */
+  sql: Sql | null
   /** rate limiter store: a client with the offline queue off, so a Redis outage fails fast */
   limiterRedis: Redis
   log: Logger
@@ -73,7 +76,7 @@ export function createEngine(deps: EngineDeps) {
       assignment.onAgentAvailable(accountId, agentId).catch((err: unknown) => log.warn({ err }, 'queue drain failed'))
     },
   })
-  const reader = createConversationReader({ redis, directory, partitions: config.partitions })
+  const reader = createConversationReader({ redis, directory, partitions: config.partitions, sql: deps.sql })
   const upgrader = createUpgrader({
     config, directory, presence, limiter, log, metrics, isReady,
     openConversation: (accountId, contactId, inboxId) => reader.current(accountId, contactId, inboxId),
@@ -171,6 +174,7 @@ export function createEngine(deps: EngineDeps) {
 
   registerHealthRoutes(app, { metrics, checkReady })
   registerAdminRoutes(app, {
+    sql: deps.sql,
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
   })

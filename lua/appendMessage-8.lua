@@ -102,7 +102,7 @@ if reopened then
   publish(KEYS[8], 'message.created', h, false, { message = act })
 end
 if #changed > 0 then
-  emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed })
+  emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed, previousStatus = h.status })
   publish(KEYS[8], 'conversation.updated', h, false, { conversation = view, changed = changed })
 end
 return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }

@@ -8,6 +8,8 @@ import { isId, safeEqual } from '../ids.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { oneOf, optBool, optInt, optStringArray, reqString } from '../validate.js'
+import type { Sql } from 'postgres'
+import { parseSummaryQuery, reportSummary } from '../archive/reports.js'
 import { readJsonBody, sendError, sendJson, track } from './respond.js'
 
 const BODY_LIMIT = 64 * 1024
@@ -45,7 +47,7 @@ export function bearer(authorization: string): string {
 }
 
 export function registerAdminRoutes(
-  app: TemplatedApp, deps: { directory: Directory; adminToken: string; log: Logger; metrics: Metrics; messagesPerMinuteDefault: number
+  app: TemplatedApp, deps: { sql: Sql | null; directory: Directory; adminToken: string; log: Logger; metrics: Metrics; messagesPerMinuteDefault: number
     /** stores an inbox's auto-resolve window (engine/auto-resolve.ts) */
     setAutoResolve?: (accountId: string, inboxId: string, afterMs: number | null) => Promise<void> },
 ): void {
@@ -94,5 +96,11 @@ export function registerAdminRoutes(
     const maxConversations = maxRaw === null ? null : (optInt(body, 'maxConversations', 1, 1_000_000) ?? null)
     const { agent, token } = await directory.createAgent(acct.id, { name, role, inboxIds: [...new Set(inboxIds)], maxConversations })
     return { agent: { ...agent, online: false }, token }
+  }))
+
+  jsonRoute(app, deps, 'get', '/api/v1/accounts/:accountId/reports/summary', 1, admin(async ({ params, query }) => {
+    const acct = await account(params[0])
+    if (deps.sql === null) throw new AppError('unavailable', 'reports need PostgreSQL: set DATABASE_URL')
+    return reportSummary(deps.sql, parseSummaryQuery(acct.id, query))
   }))
 }

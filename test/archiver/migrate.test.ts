@@ -33,10 +33,10 @@ const migrated = await freshDb(t, 4);
 const first = await runMigrations(migrated);
 
 t.test('migrations apply on an empty database and a re-run applies nothing', async (t) => {
-  t.same(first.applied, ['00001_init']);
+  t.same(first.applied, ['00001_init', '00002_consumer']);
   t.same(await runMigrations(migrated), { applied: [] });
   const rows = await migrated`select version from schema_migrations order by version`;
-  t.same(rows.map((r) => r['version']), ['00001_init']);
+  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer']);
   const tables = await migrated<{ name: string }[]>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relispartition = false
@@ -44,7 +44,7 @@ t.test('migrations apply on an empty database and a re-run applies nothing', asy
   t.same(
     tables.map((r) => r.name),
     [
-      'accounts', 'agents', 'archiver_checkpoints', 'contact_inboxes', 'contacts', 'conversations',
+      'accounts', 'agents', 'archiver_checkpoints', 'archiver_dead_letters', 'contact_inboxes', 'contacts', 'conversations',
       'csat_responses', 'inbox_members', 'inboxes', 'messages', 'reporting_events', 'schema_migrations',
     ],
   );
@@ -236,3 +236,9 @@ function dbUrl(sql: Sql): string {
   url.pathname = `/${o.database}`;
   return url.toString();
 }
+
+t.test('stream_id_key orders stream ids numerically, not as text', async (t) => {
+  const rows = await migrated<{ id: string }[]>`
+    select id from unnest(array['10-0', '9-5', '9-10', '1732212345678-0', '9']) as id order by stream_id_key(id)`;
+  t.same(rows.map((r) => r.id), ['9', '9-5', '9-10', '10-0', '1732212345678-0']);
+});

@@ -1,0 +1,237 @@
+// Pure projection of partition-stream events onto archive rows (no I/O). One batch of events in
+// stream order gives, per table, the rows to upsert; for rows written by several events (a
+// conversation, a contact) only the newest event's state is kept, since a multi-row upsert may
+// touch a row once.
+import type { StreamEvent } from '../lua/codec.js';
+import {
+  arr, BadEventError, conversationRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
+  type AccountRow, type AgentAvailabilityRow, type AgentRow, type ContactInboxRow, type ContactRow,
+  type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type MessageRow,
+  type Obj, type SeenRow,
+} from './rows.js';
+import { compareStreamIds } from './stream-id.js';
+
+export { BadEventError };
+
+export type Projection = {
+  accounts: AccountRow[];
+  inboxes: InboxRow[];
+  agents: AgentRow[];
+  inboxMembers: InboxMemberRow[];
+  contacts: ContactRow[];
+  contactInboxes: ContactInboxRow[];
+  conversations: ConversationRow[];
+  messages: MessageRow[];
+  csat: CsatRow[];
+  contactSeen: SeenRow[];
+  agentAvailability: AgentAvailabilityRow[];
+  inboxSettings: InboxSettingRow[];
+  /** events of a type the archiver does not store (counted, acknowledged) */
+  ignored: number;
+};
+
+/** The event types the archiver stores something for (any other one that carries a conversation
+ * updates that conversation; the rest is acknowledged and counted as ignored). */
+export const KNOWN_TYPES = new Set([
+  'account.created', 'inbox.created', 'inbox.updated', 'agent.created', 'agent.updated', 'contact.created',
+  'contact.updated', 'conversation.created', 'conversation.updated', 'conversation.seen', 'conversation.rated',
+  'message.created',
+]);
+
+/** An event the archiver writes nothing for. */
+export function isIgnored(e: StreamEvent): boolean {
+  return !KNOWN_TYPES.has(e.type) && !isObj(e.data['conversation']);
+}
+
+/** Newer event first? (ts, then stream id) */
+function newer(a: { ts: number; id: string }, b: { ts: number; id: string }): boolean {
+  return a.ts !== b.ts ? a.ts > b.ts : compareStreamIds(a.id, b.id) > 0;
+}
+
+/** Keeps, per key, the row of the newest event. */
+function latest<R>() {
+  const rows = new Map<string, { row: R; ts: number; id: string }>();
+  return {
+    put(key: string, row: R, e: { ts: number; id: string }): void {
+      const cur = rows.get(key);
+      if (cur === undefined || !newer(cur, e)) rows.set(key, { row, ts: e.ts, id: e.id });
+    },
+    /** Sorted by key: concurrent writers lock rows in one order (no deadlocks). */
+    list(): R[] {
+      return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.row);
+    },
+  };
+}
+
+/** Projects a batch (stream order). Throws BadEventError for an event it cannot read. */
+export function project(events: readonly StreamEvent[]): Projection {
+  const accounts = latest<AccountRow>();
+  const inboxes = latest<InboxRow>();
+  const agents = latest<AgentRow>();
+  const members = latest<InboxMemberRow>();
+  const contacts = latest<ContactRow>();
+  const contactInboxes = latest<ContactInboxRow>();
+  const conversations = latest<ConversationRow>();
+  const messages = latest<MessageRow>();
+  const csat = latest<CsatRow>();
+  const seen = new Map<string, SeenRow>();
+  const availability = latest<AgentAvailabilityRow>();
+  const inboxSettings = latest<InboxSettingRow>();
+  let ignored = 0;
+
+  for (const e of events) {
+    const d = e.data;
+    const at = new Date(e.ts);
+    const what = `${e.type} ${e.id}`;
+    switch (e.type) {
+      case 'account.created': {
+        const id = reqStr(d, 'id', what);
+        accounts.put(id, { id, name: str(d['name']) ?? '', created_at: time(d['createdAt']) ?? at }, e);
+        break;
+      }
+      case 'inbox.created': {
+        const id = reqStr(d, 'id', what);
+        const mpm = num(d['messagesPerMinute']);
+        inboxes.put(id, {
+          id,
+          account_id: str(d['accountId']) ?? e.accountId,
+          name: str(d['name']) ?? '',
+          website_token: reqStr(d, 'websiteToken', what),
+          allowed_origins: arr(d['allowedOrigins']),
+          messages_per_minute: mpm !== null && mpm > 0 ? Math.floor(mpm) : 200,
+          auto_assign: d['autoAssign'] !== false,
+          created_at: time(d['createdAt']) ?? at,
+          updated_at: at,
+        }, e);
+        break;
+      }
+      case 'inbox.updated': {
+        const id = reqStr(d, 'id', what);
+        if ('autoResolveAfterMs' in d) {
+          const ms = num(d['autoResolveAfterMs']);
+          inboxSettings.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, auto_resolve_after_ms: ms, set_at: at }, e);
+        }
+        break;
+      }
+      case 'agent.updated': {
+        const agent = sub(d, 'agent', what);
+        const id = reqStr(agent, 'id', `${what}: agent`);
+        const value = agent['availability'];
+        if (value === 'online' || value === 'busy' || value === 'offline') {
+          availability.put(id, { id, account_id: str(agent['accountId']) ?? e.accountId, availability: value, updated_at: at }, e);
+        }
+        break;
+      }
+      case 'agent.created': {
+        const id = reqStr(d, 'id', what);
+        const accountId = str(d['accountId']) ?? e.accountId;
+        const max = num(d['maxConversations']);
+        agents.put(id, {
+          id,
+          account_id: accountId,
+          name: str(d['name']) ?? '',
+          role: d['role'] === 'administrator' ? 'administrator' : 'agent',
+          max_conversations: max === null ? null : Math.max(0, Math.floor(max)),
+          availability: ['online', 'busy', 'offline'].includes(String(d['availability'])) ? String(d['availability']) : 'offline',
+          created_at: at,
+          updated_at: at,
+        }, e);
+        for (const inboxId of arr(d['inboxIds'])) {
+          if (typeof inboxId === 'string' && inboxId !== '') {
+            members.put(`${inboxId}\u0001${id}`, { inbox_id: inboxId, agent_id: id, account_id: accountId, created_at: at }, e);
+          }
+        }
+        break;
+      }
+      case 'contact.created':
+      case 'contact.updated': {
+        const id = reqStr(d, 'id', what);
+        const accountId = str(d['accountId']) ?? e.accountId;
+        contacts.put(id, {
+          id,
+          account_id: accountId,
+          name: str(d['name']),
+          email: str(d['email']),
+          phone: str(d['phone']),
+          identifier: str(d['identifier']),
+          verified: d['verified'] === true,
+          custom_attributes: obj(d['customAttributes']),
+          last_seen_at: time(d['lastSeenAt']),
+          created_at: at,
+          updated_at: at,
+        }, e);
+        const inboxId = str(d['inboxId']);
+        if (e.type === 'contact.created' && inboxId !== null) {
+          contactInboxes.put(`${id}\u0001${inboxId}`, {
+            contact_id: id, inbox_id: inboxId, account_id: accountId, hmac_verified: d['verified'] === true, created_at: at,
+          }, e);
+        }
+        break;
+      }
+      case 'message.created': {
+        const m = messageRow(sub(d, 'message', what), e);
+        messages.put(`${m.uid}\u0001${m.created_at.getTime()}`, m, e);
+        break;
+      }
+      case 'conversation.rated': {
+        const c = sub(d, 'conversation', what);
+        const rating = (c['rating'] !== null && typeof c['rating'] === 'object' ? c['rating'] : d) as Obj;
+        const score = num(rating['score']) ?? num(d['score']);
+        if (score === null) throw new BadEventError(`${what}: no rating score`);
+        const conversationId = reqStr(c, 'id', `${what}: conversation`);
+        csat.put(conversationId, {
+          conversation_id: conversationId,
+          account_id: e.accountId,
+          inbox_id: str(c['inboxId']) ?? reqStr(d, 'inboxId', what),
+          agent_id: str(d['agentId']) ?? str(c['assigneeId']),
+          score,
+          comment: str(rating['comment']) ?? str(d['comment']),
+          created_at: time(rating['ratedAt']) ?? time(d['ratedAt']) ?? at,
+        }, e);
+        break;
+      }
+      case 'conversation.seen': {
+        const viewer = d['viewer'] !== null && typeof d['viewer'] === 'object' ? (d['viewer'] as Obj) : {};
+        const contactId = str(viewer['id']);
+        if (viewer['type'] === 'contact' && contactId !== null) {
+          const seenAt = time(d['seenAt']) ?? at;
+          const cur = seen.get(contactId);
+          if (cur === undefined || cur.seen_at < seenAt) seen.set(contactId, { contact_id: contactId, seen_at: seenAt });
+        }
+        break;
+      }
+      case 'conversation.created':
+      case 'conversation.updated':
+        break;
+      default:
+        if (!isObj(d['conversation'])) {
+          ignored++;
+          continue;
+        }
+    }
+    // every event that carries the conversation's state (created, updated, seen, rated, message)
+    const c = d['conversation'];
+    if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
+      const row = conversationRow(c as Obj, e);
+      conversations.put(row.id, row, e);
+    } else if (e.type.startsWith('conversation.')) {
+      throw new BadEventError(`${what}: \`conversation\` is missing`);
+    }
+  }
+
+  return {
+    accounts: accounts.list(),
+    inboxes: inboxes.list(),
+    agents: agents.list(),
+    inboxMembers: members.list(),
+    contacts: contacts.list(),
+    contactInboxes: contactInboxes.list(),
+    conversations: conversations.list(),
+    messages: messages.list(),
+    csat: csat.list(),
+    contactSeen: [...seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
+    agentAvailability: availability.list(),
+    inboxSettings: inboxSettings.list(),
+    ignored,
+  };
+}

@@ -1,0 +1,87 @@
+// The stream-fed rows: conversations (upsert, only when the event is newer than the row: its ts,
+// then its stream id), messages (on conflict (uid, created_at) do nothing), reporting events
+// (on conflict (event_key) do nothing), CSAT answers (upsert by conversation); and the
+// dead letters and the partition checkpoint.
+import type { StreamEvent } from '../../lua/codec.js';
+import type { Projection } from '../project.js';
+import { conversationsNeedingHistory, loadStatusHistory, reportingEvents } from '../reporting.js';
+import { add, j, type Counts, type Tx } from './common.js';
+
+export async function writeConversations(tx: Tx, events: readonly StreamEvent[], p: Projection): Promise<Counts> {
+  const counts: Counts = {};
+  // ---- reporting events: read the conversations' earlier resolutions/reopens, then compute ----
+  const history = await loadStatusHistory(tx, conversationsNeedingHistory(events));
+  const reporting = reportingEvents(events, history);
+
+  // ---- stream-fed rows ----
+  if (p.conversations.length > 0) {
+    const rows = p.conversations.map((r) => ({
+      ...r, custom_attributes: j(tx, r.custom_attributes), additional_attributes: j(tx, r.additional_attributes),
+    }));
+    const r = await tx`
+      insert into conversations ${tx(rows, 'id', 'account_id', 'inbox_id', 'contact_id', 'display_id', 'status', 'priority',
+        'assignee_id', 'waiting_since', 'first_reply_created_at', 'last_activity_at', 'agent_last_seen_at',
+        'assignee_last_seen_at', 'contact_last_seen_at', 'snoozed_until', 'custom_attributes', 'additional_attributes',
+        'branch', 'region', 'rating_score', 'rating_comment', 'rated_at', 'created_at', 'updated_at', 'event_id')}
+      on conflict (id) do update set
+        account_id = excluded.account_id, inbox_id = excluded.inbox_id, contact_id = excluded.contact_id,
+        display_id = excluded.display_id, status = excluded.status, priority = excluded.priority,
+        assignee_id = excluded.assignee_id, waiting_since = excluded.waiting_since,
+        first_reply_created_at = excluded.first_reply_created_at, last_activity_at = excluded.last_activity_at,
+        agent_last_seen_at = excluded.agent_last_seen_at, assignee_last_seen_at = excluded.assignee_last_seen_at,
+        contact_last_seen_at = excluded.contact_last_seen_at, snoozed_until = excluded.snoozed_until,
+        custom_attributes = excluded.custom_attributes, additional_attributes = excluded.additional_attributes,
+        branch = excluded.branch, region = excluded.region, rating_score = excluded.rating_score,
+        rating_comment = excluded.rating_comment, rated_at = excluded.rated_at, created_at = excluded.created_at,
+        updated_at = excluded.updated_at, event_id = excluded.event_id
+      where (conversations.updated_at, coalesce(stream_id_key(conversations.event_id), '{0,0}'))
+          < (excluded.updated_at, stream_id_key(excluded.event_id))`;
+    add(counts, 'conversations', r.count);
+  }
+  if (p.messages.length > 0) {
+    const rows = p.messages.map((r) => ({ ...r, content_attributes: j(tx, r.content_attributes) }));
+    const r = await tx`
+      insert into messages ${tx(rows, 'uid', 'stream_id', 'conversation_id', 'account_id', 'inbox_id', 'type', 'content',
+        'content_type', 'content_attributes', 'private', 'echo_id', 'source_id', 'status', 'sender_type', 'sender_id',
+        'created_at')}
+      on conflict (uid, created_at) do nothing`;
+    add(counts, 'messages', r.count);
+  }
+  if (reporting.length > 0) {
+    const r = await tx`
+      insert into reporting_events ${tx(reporting, 'event_key', 'name', 'value', 'account_id', 'inbox_id', 'agent_id',
+        'conversation_id', 'event_start_time', 'event_end_time', 'created_at')}
+      on conflict (event_key) do nothing`;
+    add(counts, 'reporting_events', r.count);
+  }
+  if (p.csat.length > 0) {
+    const r = await tx`
+      insert into csat_responses ${tx(p.csat, 'conversation_id', 'account_id', 'inbox_id', 'agent_id', 'score', 'comment',
+        'created_at')}
+      on conflict (conversation_id) do update set
+        account_id = excluded.account_id, inbox_id = excluded.inbox_id, agent_id = excluded.agent_id,
+        score = excluded.score, comment = excluded.comment, created_at = excluded.created_at
+      where csat_responses.created_at <= excluded.created_at`;
+    add(counts, 'csat_responses', r.count);
+  }
+  return counts;
+}
+
+export async function deadLetter(tx: Tx, partition: number, id: string, fields: readonly string[], type: string | null, uid: string | null, error: string): Promise<number> {
+  const asObject: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) asObject[String(fields[i])] = String(fields[i + 1]).replaceAll('\u0000', '\uFFFD');
+  const r = await tx`
+    insert into archiver_dead_letters ${tx({
+      dead_key: `${partition}:${id}:${uid ?? ''}`, partition, stream_id: id, event_type: type,
+      fields: j(tx, asObject), error: error.slice(0, 2000).replaceAll('\u0000', '\uFFFD'),
+    }, 'dead_key', 'partition', 'stream_id', 'event_type', 'fields', 'error')}
+    on conflict (dead_key) do nothing`;
+  return r.count;
+}
+
+export async function checkpoint(tx: Tx, partition: number, lastId: string): Promise<void> {
+  await tx`
+    insert into archiver_checkpoints (partition, last_id, updated_at) values (${partition}, ${lastId}, now())
+    on conflict (partition) do update set last_id = excluded.last_id, updated_at = excluded.updated_at
+    where stream_id_key(archiver_checkpoints.last_id) < stream_id_key(excluded.last_id)`;
+}

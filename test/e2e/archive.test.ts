@@ -1,0 +1,78 @@
+// The whole loop with every real part: engine + archiver processes, Redis and PostgreSQL.
+import t from 'tap'
+import { createTenant } from '../helpers/admin.js'
+import { connect } from '../helpers/client.js'
+import { ADMIN_TOKEN, startEngine } from '../helpers/engine.js'
+import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
+import { freePort, pollUntil, runArchiver } from '../archiver/proc.js'
+
+t.test('history pages from Redis into PostgreSQL; reports come from the archive', async (t) => {
+  const redis = await startTestRedis(t)
+  const pg = await startTestPostgres(t)
+  const archiverPort = await freePort()
+  const archiver = runArchiver('main', { REDIS_URL: redis.url, DATABASE_URL: pg.url, ARCHIVER_PORT: String(archiverPort), LOG_LEVEL: 'warn', BATCH_MS: '50' })
+  t.teardown(async () => {
+    archiver.child.kill('SIGTERM')
+    await archiver.exited
+  })
+  await pollUntil(`http://127.0.0.1:${archiverPort}/readyz`, (r) => r.status === 200)
+  const engine = await startEngine(t, { redisUrl: redis.url, env: { DATABASE_URL: pg.url, HOT_TAIL: '10' } })
+  const tenant = await createTenant(engine.http)
+  const agent = await connect(`${engine.ws}/ws/agent?token=${encodeURIComponent(tenant.agents[0]?.token ?? '')}`)
+  const widget = await connect(`${engine.ws}/ws/widget?website_token=${encodeURIComponent(tenant.inbox['websiteToken'] as string)}`)
+  const convId = (await widget.request('conversation.open'))['data'].conversation.id as string
+  const sent: string[] = []
+  for (let i = 0; i < 60; i++) {
+    const who = i % 2 === 0 ? widget : agent
+    const r = await who.request('message.send', { conversationId: convId, content: `m${i}`, echoId: `e${i}` })
+    sent.push(r['data'].message.id as string)
+  }
+  // wait until the archive has every message
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const res = await fetch(`http://127.0.0.1:${archiverPort}/metrics`)
+    const text = await res.text()
+    const rows = Number(/parley_archiver_rows_total\{table="messages"\} (\d+)/.exec(text)?.[1] ?? 0)
+    if (rows >= 60 || Date.now() > deadline) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+
+  const pages: string[][] = []
+  let before: string | undefined
+  for (;;) {
+    const r = await agent.request('history', { conversationId: convId, limit: 7, ...(before === undefined ? {} : { before }) })
+    t.equal(r['ok'], true)
+    const ids = (r['data'].messages as { id: string; type: string }[]).filter((m) => m.type !== 'activity').map((m) => m.id)
+    pages.unshift(ids)
+    if (!r['data'].more || r['data'].messages.length === 0) break
+    before = r['data'].messages[0].id
+  }
+  const all = pages.flat()
+  t.same(all, sent, 'every message once, in order, across the Redis/PostgreSQL boundary')
+  t.ok(pages.length >= 8, `paged ${pages.length} times`)
+
+  await agent.request('conversation.status', { conversationId: convId, status: 'resolved' })
+  await widget.request('conversation.rate', { conversationId: convId, score: 4, comment: 'good' })
+  const since = Date.now() - 3_600_000
+  let summary: Record<string, any> = {}
+  const until = Date.now() + 3_600_000
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${engine.http}/api/v1/accounts/${tenant.account['id']}/reports/summary?since=${since}&until=${until}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    t.equal(res.status, 200)
+    summary = ((await res.json()) as { summary: Record<string, any> }).summary
+    if (summary['csat']?.count === 1 && summary['conversations']?.resolved === 1) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.match(summary, {
+    conversations: { open: 0, pending: 0, snoozed: 0, resolved: 1 },
+    messages: { incoming: 30, outgoing: 30 },
+    firstResponseMs: { count: 1, mean: Number },
+    resolutionMs: { count: 1, mean: Number },
+    csat: { count: 1, mean: 4 },
+  })
+  const noAuth = await fetch(`${engine.http}/api/v1/accounts/${tenant.account['id']}/reports/summary?since=${since}&until=${until}`)
+  t.equal(noAuth.status, 401)
+  const bad = await fetch(`${engine.http}/api/v1/accounts/${tenant.account['id']}/reports/summary?since=x`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal(bad.status, 400)
+  await Promise.all([agent.close(), widget.close()])
+})
