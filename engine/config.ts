@@ -43,6 +43,8 @@ export type EngineConfig = {
   readonly assignsPerMinute: number
   /** WORKERS > 1: a primary forks this many engine processes that share PORT (SO_REUSEPORT) */
   readonly workers: number
+  /** a resolved conversation idle this long is evicted from Redis once archived (needs DATABASE_URL); 0 = never */
+  readonly retentionMs: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -115,6 +117,7 @@ export function loadConfig(env: Env): ConfigResult {
     schedulerMs: int('SCHEDULER_MS', 1000, 10, 3_600_000),
     seenThrottleMs: int('SEEN_THROTTLE_MS', 30_000, 1, 86_400_000),
     workers: int('WORKERS', 1, 1, 256),
+    retentionMs: int('RETENTION_MS', 7 * 86_400_000, 0, 3650 * 86_400_000),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

@@ -7,6 +7,7 @@ import { historyBefore } from './archive/history.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import type { ConnData } from './connection.js'
 import type { Directory } from './directory.js'
+import type { Rehydrator } from './rehydrate.js'
 import { AppError } from './errors.js'
 import { isId } from './ids.js'
 import { conversationFromHash, messageFromEntry, visibleTo, withStatus, type Conversation, type Message } from './views.js'
@@ -18,7 +19,11 @@ export function parseStreamId(value: unknown, field: string): string {
   return value
 }
 
-export function createConversationReader(deps: { redis: Redis; directory: Directory; partitions: number; sql?: Sql | null }) {
+export function createConversationReader(deps: {
+  redis: Redis; directory: Directory; partitions: number; sql?: Sql | null
+  /** brings an evicted conversation back from PostgreSQL (null without DATABASE_URL) */
+  rehydrator?: Rehydrator | null
+}) {
   const { redis, directory } = deps
   const keysOf = (accountId: string) => keysFor(partitionOf(accountId, deps.partitions))
 
@@ -33,7 +38,12 @@ export function createConversationReader(deps: { redis: Redis; directory: Direct
   }
 
   async function load(accountId: string, conversationId: string): Promise<(Conversation & { msgCount: number }) | null> {
-    const h = await redis.hgetall(keysOf(accountId).conversation(conversationId))
+    const k = keysOf(accountId)
+    let h = await redis.hgetall(k.conversation(conversationId))
+    // absent: evicted after the retention window? restore it from the archive, transparently
+    if (h['id'] === undefined && deps.rehydrator != null && (await deps.rehydrator.restore(k.partition, conversationId, accountId))) {
+      h = await redis.hgetall(k.conversation(conversationId))
+    }
     const c = conversationFromHash(h)
     if (c === null || c.accountId !== accountId) return null
     return { ...c, msgCount: Number(h['msgCount'] ?? 0) }

@@ -16,6 +16,8 @@ import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 import { createScripts } from '../lua/scripts.js'
 import { createConversationReader } from './conversations.js'
+import { createEviction, createRetentionMetrics, evictionIntervalMs } from './eviction.js'
+import { createRehydrator, withRehydration } from './rehydrate.js'
 import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout.js'
 import { createAssignment } from './assignment.js'
 import type { OpDeps } from './ops/deps.js'
@@ -66,7 +68,17 @@ export function createEngine(deps: EngineDeps) {
     insuranceLimiter: new RateLimiterMemory({ points: config.connRatePoints, duration: config.connRateWindowSec }),
   })
 
-  const scripts = createScripts(redis, (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds))
+  const baseScripts = createScripts(redis, (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds))
+  const retention = createRetentionMetrics(metrics.registry)
+  const rehydrator = deps.sql === null ? null : createRehydrator({
+    sql: deps.sql, scripts: baseScripts, partitions: config.partitions, hotTail: config.hotTail, now: Date.now, log, onRehydrated: () => retention.rehydrated.inc(),
+  })
+  // conversation scripts that find no conversation restore an evicted one and run again
+  const scripts = rehydrator === null ? baseScripts : withRehydration(baseScripts, rehydrator)
+  const eviction = createEviction({
+    redis, sql: deps.sql, scripts: baseScripts, partitions: config.partitions, retentionMs: config.retentionMs,
+    intervalMs: evictionIntervalMs(config.retentionMs, config.sweepMs), now: Date.now, log, metrics: retention,
+  })
   const assignment = createAssignment({
     redis, scripts, directory, partitions: config.partitions, graceMs: config.presenceGraceMs, hotTail: config.hotTail, now: Date.now, log,
   })
@@ -76,7 +88,7 @@ export function createEngine(deps: EngineDeps) {
       assignment.onAgentAvailable(accountId, agentId).catch((err: unknown) => log.warn({ err }, 'queue drain failed'))
     },
   })
-  const reader = createConversationReader({ redis, directory, partitions: config.partitions, sql: deps.sql })
+  const reader = createConversationReader({ redis, directory, partitions: config.partitions, sql: deps.sql, rehydrator })
   const upgrader = createUpgrader({
     config, directory, presence, limiter, log, metrics, isReady,
     openConversation: (accountId, contactId, inboxId) => reader.current(accountId, contactId, inboxId),
@@ -178,7 +190,7 @@ export function createEngine(deps: EngineDeps) {
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
   })
-  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now })
+  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator })
   const scheduler = createScheduler({
     scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,
     onReopened: (c) => assignReopened({ directory, assignment }, c),
@@ -206,6 +218,7 @@ export function createEngine(deps: EngineDeps) {
   async function listen(): Promise<number> {
     await fanout.start()
     scheduler.start()
+    eviction.start()
     return new Promise((resolve, reject) => {
       app.listen(config.host, config.port, (socket) => {
         if (socket === false) return reject(new Error(`cannot listen on ${config.host}:${config.port}`))
@@ -222,6 +235,7 @@ export function createEngine(deps: EngineDeps) {
     clearInterval(heartbeat)
     clearInterval(maintenance)
     await scheduler.stop()
+    await eviction.stop()
     if (listenSocket !== null) uws.us_listen_socket_close(listenSocket)
     listenSocket = null
     sockets.closeAll(CLOSE.reconnect, 'server restarting: reconnect and resume')
@@ -229,7 +243,7 @@ export function createEngine(deps: EngineDeps) {
     while (sockets.live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   }
 
-  return { app, listen, shutdown, directory, presence, sockets, fanout, scripts }
+  return { app, listen, shutdown, directory, presence, sockets, fanout, scripts, eviction }
 }
 
 export type Engine = ReturnType<typeof createEngine>

@@ -49,7 +49,7 @@ export function createSockets<Deps>(opts: {
     const conn = ws.getUserData()
     if (conn.closed) return
     conn.closed = true
-    conn.log.info({ buffered: ws.getBufferedAmount() }, 'closing slow consumer')
+    conn.log.warn({ buffered: ws.getBufferedAmount() }, 'closing slow consumer')
     metrics.errors.inc({ code: 'slow_consumer' })
     ws.end(CLOSE.slowConsumer, 'slow consumer: reconnect and resume')
   }
@@ -113,8 +113,9 @@ export function createSockets<Deps>(opts: {
     drain: (ws: Socket) => {
       if (ws.getBufferedAmount() > config.maxBackpressureBytes) closeSlow(ws)
     },
-    close: (ws: Socket) => {
+    close: (ws: Socket, code: number) => {
       const conn = ws.getUserData()
+      conn.log.debug({ code }, 'socket closed')
       conn.closed = true
       live.delete(ws)
       metrics.connections.dec({ role: conn.role })

@@ -165,9 +165,10 @@ export function createUpgrader(deps: UpgradeDeps) {
         (data) => {
           if (aborted) return
           metrics.upgrades.inc({ status: '101' })
-          res.cork(() => {
-            res.upgrade(data, secKey, chosen.answer, secExtensions, context)
-          })
+          // Not wrapped in res.cork(): in this uWS build, cork() after an asynchronous upgrade can
+          // misread the adopted socket's state and close it right after `open` (uWebSockets
+          // PR #1929, uWebSockets.js issue #1108) — seen here as ~1 in 8 fresh sockets dropping.
+          res.upgrade(data, secKey, chosen.answer, secExtensions, context)
         },
         (err: unknown) => {
           const e = toAppError(err)

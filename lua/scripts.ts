@@ -239,3 +239,39 @@ export type AutoResolveInput = { now: number; uid: string; hotTail: number; limi
 export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput): ScriptCall {
   return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.fanout], args: [pack(a)] }
 }
+
+// ---- builders: retention (eviction of archived conversations, rehydration from the archive) ----
+
+export type EvictConversationInput = {
+  conversationId: string
+  /** lastActivityAt and rehydratedAt must both be below this (now - RETENTION_MS) */
+  cutoff: number
+  /** the hash as read and verified against PostgreSQL: any other state refuses */
+  expected: Record<string, string>
+  now: number; uid: string
+}
+export function evictConversationCall(k: PartitionKeys, a: EvictConversationInput): ScriptCall {
+  const { conversationId: id, ...rest } = a
+  return {
+    name: 'evictConversation',
+    keys: [k.conversation(id), k.conversationLog(id), k.conversationEchoes(id), k.conversationFlood(id), k.snoozed, k.events],
+    args: [pack(rest)],
+  }
+}
+
+export type RehydrateConversationInput = {
+  conversationId: string; inboxId: string; status: ConversationStatus
+  /** the conversation hash, field -> value */
+  fields: Record<string, string>
+  /** status-list score: lastActivityAt */
+  score: number
+  /** the log's tail, stream ids strictly ascending; json = the entry's `m` field */
+  messages: { id: string; json: string }[]
+}
+export function rehydrateConversationCall(k: PartitionKeys, a: RehydrateConversationInput): ScriptCall {
+  return {
+    name: 'rehydrateConversation',
+    keys: [k.conversation(a.conversationId), k.conversationLog(a.conversationId), k.inboxStatusList(a.inboxId, a.status)],
+    args: [pack({ id: a.conversationId, fields: Object.entries(a.fields).flat(), score: a.score, messages: a.messages })],
+  }
+}

@@ -14,6 +14,7 @@ import { AppError } from '../errors.js'
 import { newId, newUid } from '../ids.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
+import type { Rehydrator } from '../rehydrate.js'
 import { readContent } from '../ops/message-send.js'
 import { scriptError } from '../ops/script-status.js'
 import { assignReopened } from '../reopen.js'
@@ -32,6 +33,8 @@ export type IngestDeps = {
   maxContentChars: number
   hotTail: number
   now: () => number
+  /** a repeat whose conversation was evicted meanwhile brings it back from PostgreSQL */
+  rehydrator?: Rehydrator | null
 }
 
 const DEDUPE_TTL_MS = 86_400_000
@@ -57,7 +60,10 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
     const accountId = inbox.accountId
     const k = keysFor(partitionOf(accountId, deps.partitions))
     const loadConversation = async (id: unknown) => {
-      const c = typeof id === 'string' ? conversationFromHash(await redis.hgetall(k.conversation(id))) : null
+      let c = typeof id === 'string' ? conversationFromHash(await redis.hgetall(k.conversation(id))) : null
+      if (c === null && typeof id === 'string' && deps.rehydrator != null && (await deps.rehydrator.restore(k.partition, id, accountId))) {
+        c = conversationFromHash(await redis.hgetall(k.conversation(id)))
+      }
       if (c === null) throw new AppError('internal', 'the conversation of a deduplicated message is gone')
       return c
     }

@@ -30,8 +30,15 @@ export function connectRaw(url: string, opts: { codec?: 'json' | 'msgpack'; orig
   const ws = new WebSocket(url, protocols, opts.origin === undefined ? {} : { origin: opts.origin })
   const frames: Json[] = []
   const waiters: { pred: (f: Json) => boolean; resolve: (f: Json) => void }[] = []
+  let closeInfo = ''
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))
+    ws.on('close', (code, reason) => {
+      closeInfo += `code ${code} ${reason.toString()}`
+      resolve({ code, reason: reason.toString() })
+    })
+  })
+  ws.on('error', (err) => {
+    closeInfo += `error ${err.message} `
   })
   ws.on('message', (data: Buffer, isBinary) => {
     const frame = (isBinary ? unpackr.unpack(data) : JSON.parse(data.toString())) as Json
@@ -47,7 +54,7 @@ export function connectRaw(url: string, opts: { codec?: 'json' | 'msgpack'; orig
     const found = frames.find(pred)
     if (found !== undefined) return Promise.resolve(found)
     return new Promise<Json>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a frame; got ${JSON.stringify(frames.slice(-5))}`)), timeoutMs)
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a frame (socket ${ws.readyState === WebSocket.OPEN ? 'open' : `closed ${closeInfo}`}); got ${JSON.stringify(frames.slice(-5))}`)), timeoutMs)
       waiters.push({ pred, resolve: (f) => { clearTimeout(timer); resolve(f) } })
     })
   }

@@ -50,6 +50,9 @@ export async function startEngine(t: T, opts: { redisUrl: string; env?: Record<s
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()))
   const http = `http://127.0.0.1:${port}`
   const stop = async () => {
+    // surface the engine's warnings and errors in the test log: a flaky failure is then diagnosable
+    const noisy = process.env["DUMP_ENGINE"] ? output.split("\n") : output.split('\n').filter((l) => /"level":(40|50|60)/.test(l) || /Error|error:/.test(l))
+    if (noisy.length > 0) process.stderr.write(`engine :${port} said:\n${noisy.slice(0, 400).join('\n')}\n`)
     if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
     proc.kill('SIGTERM')
     const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)

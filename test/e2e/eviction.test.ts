@@ -1,0 +1,189 @@
+// Redis memory stays bounded: a resolved conversation idle past RETENTION_MS is evicted once the
+// archive holds it, and comes back from PostgreSQL, intact, when anything touches it. Real engine,
+// archiver, Redis and PostgreSQL processes.
+import t from 'tap'
+import { Redis } from 'ioredis'
+import postgres from 'postgres'
+import { parseEvent } from '../../lua/codec.js'
+import { keysFor, partitionOf } from '../../lua/keys.js'
+import { createTenant, type Json } from '../helpers/admin.js'
+import { connect, type Client } from '../helpers/client.js'
+import { startEngine } from '../helpers/engine.js'
+import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
+import { freePort, pollUntil, runArchiver, type Proc } from '../archiver/proc.js'
+import { eventually } from './fixture.js'
+
+const RETENTION_MS = 1000
+
+t.test('resolved, archived conversations leave Redis and come back intact when touched', async (t) => {
+  const server = await startTestRedis(t)
+  const pg = await startTestPostgres(t)
+  const archiverPort = await freePort()
+  const archiverEnv = { REDIS_URL: server.url, DATABASE_URL: pg.url, ARCHIVER_PORT: String(archiverPort), LOG_LEVEL: 'warn', BATCH_MS: '50' }
+  let archiver: Proc = runArchiver('main', archiverEnv)
+  t.teardown(async () => {
+    archiver.child.kill('SIGTERM')
+    await archiver.exited
+  })
+  await pollUntil(`http://127.0.0.1:${archiverPort}/readyz`, (r) => r.status === 200)
+  const engine = await startEngine(t, {
+    redisUrl: server.url,
+    env: { DATABASE_URL: pg.url, HOT_TAIL: '10', RETENTION_MS: String(RETENTION_MS), SWEEP_MS: '100', CONN_RATE_POINTS: '10000' },
+  })
+  const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.quit())
+  const k = keysFor(partitionOf(tenant.account['id'] as string, 16))
+  const clients: Client[] = []
+  t.teardown(() => Promise.all(clients.map((c) => c.close())))
+  const site = encodeURIComponent(tenant.inbox['websiteToken'] as string)
+  const widgetUrl = (session?: string) => `${engine.ws}/ws/widget?website_token=${site}${session === undefined ? '' : `&session=${encodeURIComponent(session)}`}`
+  const open = async (url: string) => {
+    const c = await connect(url)
+    clients.push(c)
+    return c
+  }
+  const ok = async (c: Client, op: string, params: Json = {}): Promise<Json> => {
+    const r = await c.request(op, params)
+    if (r['ok'] !== true) throw new Error(`${op} failed: ${JSON.stringify(r)}`)
+    return r['data'] as Json
+  }
+  /** every message of a conversation through `history`, paging back into PostgreSQL */
+  const allHistory = async (c: Client, conversationId: string): Promise<Json[]> => {
+    const pages: Json[][] = []
+    let before: string | undefined
+    for (let i = 0; i < 50; i++) {
+      const d = await ok(c, 'history', { conversationId, limit: 4, ...(before === undefined ? {} : { before }) })
+      const messages = d['messages'] as Json[]
+      pages.unshift(messages)
+      if (d['more'] !== true || messages.length === 0) break
+      before = messages[0]?.['id'] as string
+    }
+    return pages.flat().map((m) => ({ id: m['id'], type: m['type'], content: m['content'], private: m['private'], sender: m['sender'], createdAt: m['createdAt'], uid: m['uid'] }))
+  }
+  const metric = async (name: string): Promise<number> => {
+    const text = await (await fetch(`${engine.http}/metrics`)).text()
+    return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0)
+  }
+  const evicted = (id: string) => eventually(async () => ((await redis.exists(k.conversation(id))) === 0 ? true : undefined), 10_000)
+  const keysOf = async (id: string) => {
+    const found: string[] = []
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${id}*`, 'COUNT', 1000)
+      cursor = next
+      found.push(...keys)
+    } while (cursor !== '0')
+    return found
+  }
+
+  const agent = await open(`${engine.ws}/ws/agent?token=${encodeURIComponent(tenant.agents[0]?.token ?? '')}`)
+  const widget = await open(widgetUrl())
+  const session = widget.hello['session'] as string
+
+  // A: 14 messages and a private note (more than HOT_TAIL = 10), attributes, resolved
+  const a = (await ok(widget, 'conversation.open'))['conversation']['id'] as string
+  for (let i = 0; i < 14; i++) await ok(i % 2 === 0 ? widget : agent, 'message.send', { conversationId: a, content: `m${i}`, echoId: `e${i}` })
+  await ok(agent, 'message.send', { conversationId: a, content: 'note to self', private: true })
+  await ok(agent, 'conversation.update', { conversationId: a, priority: 'high', customAttributes: { plan: 'pro', seats: 3 }, region: 'EU' })
+  await ok(agent, 'conversation.status', { conversationId: a, status: 'resolved' })
+  // C: open and idle: never evicted, however old
+  const other = await open(widgetUrl())
+  const c = (await ok(other, 'conversation.open'))['conversation']['id'] as string
+  await ok(other, 'message.send', { conversationId: c, content: 'anyone?' })
+
+  const before = (await ok(agent, 'conversation.get', { conversationId: a }))['conversation'] as Json
+  const agentHistory = await allHistory(agent, a)
+  const contactHistory = await allHistory(widget, a)
+  t.equal(await metric('parley_conversations_evicted_total'), 0, 'the snapshot was taken before any eviction')
+  t.equal(agentHistory.filter((m) => m['type'] !== 'activity').length, 15)
+  t.equal(contactHistory.length, agentHistory.length - 1, 'the contact does not see the note')
+
+  await t.test('evicted once archived: every key of it is gone', async (t) => {
+    await evicted(a)
+    t.same(await keysOf(a), [], `no key names ${a}`)
+    t.equal(await redis.zscore(k.inboxStatusList(tenant.inbox['id'] as string, 'resolved'), a), null, 'off the resolved list')
+    const events = ((await redis.xrange(k.events, '-', '+')) as [string, string[]][]).map(([id, f]) => parseEvent(id, f))
+    t.match(events.filter((e) => e?.type === 'conversation.evicted').map((e) => e?.data), [{ conversationId: a, msgCount: 16 }], '14 messages, the note, the resolve activity')
+    t.match(await redis.hgetall(k.conversation(c)), { status: 'open' }, 'the open conversation stays, idle as it is')
+  })
+
+  await t.test('conversation.get and history bring it back intact', async (t) => {
+    t.same((await ok(agent, 'conversation.get', { conversationId: a }))['conversation'], before, 'the same fields')
+    t.equal(await redis.exists(k.conversation(a)), 1, 'live in Redis again')
+    t.equal(await redis.zscore(k.inboxStatusList(tenant.inbox['id'] as string, 'resolved'), a), String(before['lastActivityAt']), 'on its status list again')
+    t.same(await allHistory(agent, a), agentHistory, 'the same messages, ids and order, paging into PostgreSQL')
+    t.ok(await metric('parley_conversations_rehydrated_total') >= 1)
+  })
+
+  await t.test('the contact, back with its session, reads and rates it after another eviction', async (t) => {
+    await widget.close()
+    await evicted(a)
+    const back = await open(widgetUrl(session))
+    t.equal(back.hello['contact']['id'], widget.hello['contact']['id'], 'the same contact')
+    t.equal(back.hello['conversation'], null, 'a resolved conversation is not the current one')
+    const resumed = await ok(back, 'resume', { conversationId: a, after: contactHistory.at(-3)?.['id'] })
+    t.same((resumed['messages'] as Json[]).map((m) => m['id']), contactHistory.slice(-2).map((m) => m['id']), 'resume from a message id of before the eviction')
+    t.equal(resumed['complete'], true)
+    await evicted(a)
+    t.same(await allHistory(back, a), contactHistory, 'the contact reads it as before')
+    await evicted(a)
+    const rated = await ok(back, 'conversation.rate', { conversationId: a, score: 5, comment: 'thanks' })
+    t.match(rated['conversation'], { id: a, status: 'resolved', rating: { score: 5, comment: 'thanks' } }, 'rating an evicted conversation')
+  })
+
+  await t.test('message.send by id brings it back and appends after the archived ids', async (t) => {
+    await evicted(a) // after the rating is archived
+    const sent = (await ok(agent, 'message.send', { conversationId: a, content: 'one more thing' }))['message'] as Json
+    const last = agentHistory.at(-1)?.['id'] as string
+    t.ok(BigInt((sent['id'] as string).split('-')[0] ?? '0') >= BigInt(last.split('-')[0] ?? '0') && sent['id'] !== last, `${sent['id']} after ${last}`)
+    const now = (await ok(agent, 'conversation.get', { conversationId: a }))['conversation'] as Json
+    t.match(now, { status: 'resolved', rating: { score: 5, comment: 'thanks' }, priority: 'high', customAttributes: { plan: 'pro', seats: 3 } })
+    const history = await allHistory(agent, a)
+    t.same(history.slice(0, agentHistory.length), agentHistory)
+    t.match(history.at(-1), { id: sent['id'], content: 'one more thing' })
+  })
+
+  await t.test('API ingest: a repeated sourceId brings its conversation back; a new message opens a new one', async (t) => {
+    const post = async (sourceId: string, content: string) => {
+      const res = await fetch(`${engine.http}/api/v1/inboxes/${tenant.inbox['id'] as string}/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tenant.inbox['apiToken'] as string}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sourceId, contact: { identifier: 'cust-7' }, content }),
+      })
+      t.equal(res.status, 200)
+      return (await res.json()) as Json
+    }
+    const first = await post('src-1', 'from the API')
+    const d = first['conversation']['id'] as string
+    await ok(agent, 'conversation.status', { conversationId: d, status: 'resolved' })
+    await evicted(d)
+    const again = await post('src-1', 'from the API')
+    t.equal(again['message']['id'], first['message']['id'], 'the first message')
+    t.match(again['conversation'], { id: d, status: 'resolved' }, 'its conversation, rehydrated')
+    const next = await post('src-2', 'me again')
+    t.not(next['conversation']['id'], d, 'the contact writing again gets a new conversation, as for any resolved one')
+  })
+
+  await t.test('an unarchived conversation is never evicted', async (t) => {
+    archiver.child.kill('SIGTERM')
+    await archiver.exited
+    const w = await open(widgetUrl())
+    const b = (await ok(w, 'conversation.open'))['conversation']['id'] as string
+    await ok(w, 'message.send', { conversationId: b, content: 'hello?' })
+    await ok(agent, 'conversation.status', { conversationId: b, status: 'resolved' })
+    await new Promise((r) => setTimeout(r, RETENTION_MS * 2.5))
+    t.match(await redis.hgetall(k.conversation(b)), { status: 'resolved', msgCount: '2' }, 'still in Redis while the archive lacks it')
+    t.ok(await metric('parley_eviction_skipped_total\\{reason="unarchived"\\}') >= 1, 'kept as unarchived')
+    archiver = runArchiver('main', archiverEnv)
+    await evicted(b)
+    t.pass('evicted once the archiver caught up')
+    t.match(await redis.hgetall(k.conversation(c)), { status: 'open' }, 'the open conversation is still there')
+    const sql = postgres(pg.url, { max: 1, onnotice: () => {} })
+    t.teardown(() => sql.end({ timeout: 2 }))
+    t.same(await sql`select count(*)::int as n from archiver_dead_letters`, [{ n: 0 }], 'the archiver took conversation.evicted in its stride')
+    t.match(await sql`select status, rating_score from conversations where id = ${a}`, [{ status: 'resolved', rating_score: 5 }], 'the archived row stays')
+    const text = await (await fetch(`${engine.http}/metrics`)).text()
+    t.match(text, new RegExp(`parley_redis_conversations\\{partition="${k.partition}",status="open"\\} 2`), "the census gauge: C and the API contact's new one")
+  })
+})
