@@ -6,7 +6,7 @@ import { findRepoRoot } from '../../engine/embedded/repo-root.js';
 
 // An honest floor, not coverage turned off: it sits just under what the suite
 // reaches today and is raised as the suite grows. Never lower it to get green.
-const LINES_MIN = 70;
+const LINES_MIN = 90;
 
 type Metric = { total: number; covered: number; pct: number | string };
 type Summary = { total?: { lines?: Metric; branches?: Metric; functions?: Metric; statements?: Metric } };
