@@ -2,15 +2,14 @@
 // an initdb template kept in the temp folder (made once per machine and version, default 16 MB WAL
 // segments, unlike the tests' 1 MB ones), with PostgreSQL's default durability (fsync and
 // synchronous_commit on) unless told otherwise. Plus the CPU of the whole cluster from /proc.
-import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findPostgres, postgresVersion } from '../engine/embedded/binaries.js'
 import { freePort } from '../engine/embedded/ports.js'
 import { prepareDataDir, startPostgres, type PgSettings } from '../engine/embedded/postgres.js'
-import { childPids } from './lib/procstat.js'
+import { childPids, statFields, ticksPerSecond } from './lib/procstat.js'
 
 export type BenchPostgres = { url: string; port: number; pid: number; version: string; stop(): Promise<void> }
 
@@ -61,28 +60,6 @@ export async function startBenchPostgres(settings: PgSettings): Promise<BenchPos
         throw err
       }
     }
-  }
-}
-
-let clkTck: number | undefined
-
-function ticksPerSecond(): number {
-  if (clkTck === undefined) {
-    try {
-      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-    } catch {
-      clkTck = 100
-    }
-  }
-  return clkTck
-}
-
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  } catch {
-    return null
   }
 }
 

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis'
 
 let clkTck: number | undefined
 
-function ticksPerSecond(): number {
+export function ticksPerSecond(): number {
   if (clkTck === undefined) {
     try {
       clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
@@ -14,6 +14,16 @@ function ticksPerSecond(): number {
     }
   }
   return clkTck
+}
+
+/** The fields of /proc/<pid>/stat after the command name (field 3 onwards), or null when gone. */
+export function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return null
+  }
 }
 
 /** utime + stime of a process so far, in seconds (0 once it is gone). */
