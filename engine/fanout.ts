@@ -6,16 +6,16 @@
 // Each frame is encoded at most once per codec. Pub/sub loss (a node's Redis link dropping) is
 // covered by `resume` from the conversation log.
 import type { Redis } from 'ioredis'
+import { splitNotice, type NoticeHeader } from '../lua/codec.js'
 import { keysFor } from '../lua/keys.js'
 import type { ConnData } from './connection.js'
-import { encodeBoth } from './frames.js'
+import { eventPayload, payloadOf, type Payload } from './frames.js'
 import type { Logger } from './log.js'
-import type { ServerFrame } from './protocol.js'
 import type { Socket } from './socket.js'
 import { contactConversationView } from './views.js'
 
-/** A notice as published by the scripts (see `publish` in lua/_lib.lua). */
-export type Notice = { t: string; a: string; i: string; c: string; p: 0 | 1; d: Record<string, unknown>; x?: string }
+/** A notice as nodes receive it: the header parsed, the event data still JSON text. */
+export type Notice = { header: NoticeHeader; data: string }
 
 export const inboxTopic = (inboxId: string) => `i:${inboxId}`
 export const contactTopic = (contactId: string, inboxId: string) => `c:${contactId}:${inboxId}`
@@ -53,43 +53,43 @@ export function createFanout(deps: {
     memberOf.delete(ws)
   }
 
-  function send(topic: string, frame: ServerFrame, except?: string): void {
+  function send(topic: string, payload: Payload, except?: string): void {
     const set = topics.get(topic)
     if (set === undefined || set.size === 0) return
-    let encoded: { json: string; msgpack: Buffer } | undefined
     for (const ws of set) {
       const conn: ConnData = ws.getUserData()
       if (conn.closed || conn.id === except) continue
-      encoded ??= encodeBoth(frame)
-      if (conn.codec === 'json') deps.deliver(ws, encoded.json, false)
-      else deps.deliver(ws, encoded.msgpack, true)
+      if (conn.codec === 'json') deps.deliver(ws, payload.json(), false)
+      else deps.deliver(ws, payload.msgpack(), true)
     }
   }
 
   /** Delivers one notice to the local sockets allowed to see it. */
   function dispatch(n: Notice): void {
-    if (n.t === 'presence.updated') {
-      send(accountTopic(n.a), { op: 'event', type: n.t, data: n.d })
+    const { header: h } = n
+    const payload = eventPayload(h.t, n.data)
+    if (h.t === 'presence.updated') {
+      send(accountTopic(h.a), payload)
       deps.onPresence?.(n)
       return
     }
-    send(inboxTopic(n.i), { op: 'event', type: n.t, data: n.d }, n.x)
-    if (n.p === 1 || n.c === '') return
-    let data = n.d
-    if (n.t === 'conversation.updated' || n.t === 'conversation.created') {
-      const conv = n.d['conversation']
+    send(inboxTopic(h.i), payload, h.x)
+    if (h.p === 1 || h.c === '') return
+    let forContact = payload
+    if (h.t === 'conversation.updated' || h.t === 'conversation.created') {
+      // the only events whose contact copy differs: a reduced conversation
+      const data = JSON.parse(n.data) as Record<string, unknown>
+      const conv = data['conversation']
       if (typeof conv !== 'object' || conv === null) return
-      data = { ...n.d, conversation: contactConversationView(conv as Record<string, unknown>) }
+      forContact = payloadOf({ op: 'event', type: h.t, data: { ...data, conversation: contactConversationView(conv as Record<string, unknown>) } })
     }
-    send(contactTopic(n.c, n.i), { op: 'event', type: n.t, data }, n.x)
+    send(contactTopic(h.c, h.i), forContact, h.x)
   }
 
   function onMessage(_channel: string, message: string): void {
-    let n: Notice
-    try {
-      n = JSON.parse(message) as Notice
-    } catch (err) {
-      deps.log.error({ err }, 'unparseable fan-out notice')
+    const n = splitNotice(message)
+    if (n === null) {
+      deps.log.error({ size: message.length }, 'unparseable fan-out notice')
       return
     }
     dispatch(n)

@@ -81,7 +81,21 @@ export function encodeFrame(frame: ServerFrame, codec: Codec): string | Buffer {
   return codec === 'json' ? JSON.stringify(frame) : packr.pack(frame)
 }
 
-/** Pre-encoded event payloads, shared by every local subscriber of a topic: one encode per codec. */
-export function encodeBoth(frame: ServerFrame): { json: string; msgpack: Buffer } {
-  return { json: JSON.stringify(frame), msgpack: packr.pack(frame) }
+/** A frame shared by every local subscriber of a topic, encoded at most once per codec, on demand. */
+export type Payload = { json(): string; msgpack(): Buffer }
+
+export function payloadOf(frame: ServerFrame): Payload {
+  let json: string | undefined
+  let msgpack: Buffer | undefined
+  return { json: () => (json ??= JSON.stringify(frame)), msgpack: () => (msgpack ??= packr.pack(frame)) }
+}
+
+/** An event whose data is already JSON text (a fan-out notice): JSON clients get it as is. */
+export function eventPayload(type: string, dataJson: string): Payload {
+  let json: string | undefined
+  let msgpack: Buffer | undefined
+  return {
+    json: () => (json ??= `{"op":"event","type":${JSON.stringify(type)},"data":${dataJson}}`),
+    msgpack: () => (msgpack ??= packr.pack({ op: 'event', type, data: JSON.parse(dataJson) as unknown })),
+  }
 }

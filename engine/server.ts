@@ -28,6 +28,7 @@ import type { Socket } from './socket.js'
 import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
 import { createSockets } from './socket.js'
+import { payloadOf } from './frames.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
 
@@ -150,18 +151,19 @@ export function createEngine(deps: EngineDeps) {
   // inboxes that have local widgets and send it where it changed
   const agentsOnlineSent = new Map<string, boolean>()
   const onPresence = async (n: Notice) => {
-    const agentId = (n.d['agent'] as { id?: string } | undefined)?.id
+    const agentId = ((JSON.parse(n.data) as { agent?: { id?: string } }).agent)?.id
     if (agentId === undefined) return
-    const agent = await directory.getAgent(n.a, agentId)
+    const accountId = n.header.a
+    const agent = await directory.getAgent(accountId, agentId)
     for (const inboxId of agent?.inboxIds ?? []) {
       if ((fanoutRef?.topics.get(widgetsTopic(inboxId))?.size ?? 0) === 0) {
         agentsOnlineSent.delete(inboxId)
         continue
       }
-      const online = await presence.inboxHasAgentsOnline(n.a, inboxId)
+      const online = await presence.inboxHasAgentsOnline(accountId, inboxId)
       if (agentsOnlineSent.get(inboxId) === online) continue
       agentsOnlineSent.set(inboxId, online)
-      fanoutRef?.send(widgetsTopic(inboxId), { op: 'event', type: 'presence.updated', data: { agentsOnline: online } })
+      fanoutRef?.send(widgetsTopic(inboxId), payloadOf({ op: 'event', type: 'presence.updated', data: { agentsOnline: online } }))
     }
   }
   const fanout = createFanout({

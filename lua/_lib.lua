@@ -71,11 +71,12 @@ local function emit(eventsKey, etype, accountId, uid, ts, data)
   return rcall('XADD', eventsKey, '*', 't', etype, 'a', accountId, 'u', uid, 'ts', tostring(ts), 'd', cjson.encode(data))
 end
 
--- one fan-out notice on the partition channel: every engine node delivers it to its local sockets
---   t event type, a account, i inbox, c contact id (or ''), p private (agents only), d event data
+-- one fan-out notice on the partition channel: every engine node delivers it to its local sockets.
+-- Format (lua/codec.ts): header JSON { t type, a account, i inbox, c contact id or '', p 1 = agents
+-- only }, a newline, then the event data JSON.
 local function publish(channel, etype, h, private, data)
   rcall('PUBLISH', channel, cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
-    p = private and 1 or 0, d = data }))
+    p = private and 1 or 0 }) .. '\n' .. cjson.encode(data))
 end
 
 -- appends a message to the conversation log (hot tail capped) and returns it with its stream id;

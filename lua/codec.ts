@@ -38,3 +38,28 @@ export function parseEvent(id: string, fields: readonly string[]): StreamEvent |
   if (typeof data !== 'object' || data === null) return null
   return { id, type, accountId, uid, ts, data: data as Record<string, unknown> }
 }
+
+// The fan-out notice published on a partition channel (by `publish` in _lib.lua, and by the engine
+// for typing): a small JSON header, a newline, then the event data as JSON text. JSON never holds
+// a raw newline, so the split is exact, and a node forwards the data to JSON clients without
+// parsing or re-encoding it.
+//   t event type, a account, i inbox ('' = account-wide), c contact id ('' = none),
+//   p 1 = agents only, x connection id not to deliver to (the sender's own, for typing)
+
+export type NoticeHeader = { t: string; a: string; i: string; c: string; p: 0 | 1; x?: string }
+
+export function encodeNotice(header: NoticeHeader, data: unknown): string {
+  return `${JSON.stringify(header)}\n${JSON.stringify(data)}`
+}
+
+/** The header parsed, the data still as JSON text; null when it is not a notice. */
+export function splitNotice(raw: string): { header: NoticeHeader; data: string } | null {
+  const nl = raw.indexOf('\n')
+  if (nl < 0) return null
+  try {
+    const header = JSON.parse(raw.slice(0, nl)) as NoticeHeader
+    return typeof header.t === 'string' ? { header, data: raw.slice(nl + 1) } : null
+  } catch {
+    return null
+  }
+}

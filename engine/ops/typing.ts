@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js'
-import type { Notice } from '../fanout.js'
+import { encodeNotice } from '../../lua/codec.js'
 import type { OpDeps } from './deps.js'
 import type { Op } from './types.js'
 
@@ -11,8 +11,8 @@ export const typing: Op<OpDeps> = {
     if (typeof on !== 'boolean') throw new AppError('bad_request', '`on` must be a boolean')
     const c = await deps.reader.reachable(conn, frame['conversationId'])
     const sender = conn.principal.kind === 'agent' ? { type: 'agent', id: conn.principal.agent.id } : { type: 'contact', id: conn.principal.contact.id }
-    const notice: Notice = { t: 'typing', a: conn.accountId, i: c.inboxId, c: c.contactId, p: 0, d: { conversationId: c.id, on, sender }, x: conn.id }
-    await deps.redis.publish(deps.reader.keysOf(conn.accountId).fanout, JSON.stringify(notice))
+    const notice = encodeNotice({ t: 'typing', a: conn.accountId, i: c.inboxId, c: c.contactId, p: 0, x: conn.id }, { conversationId: c.id, on, sender })
+    await deps.redis.publish(deps.reader.keysOf(conn.accountId).fanout, notice)
     return {}
   },
 }

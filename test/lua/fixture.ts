@@ -1,7 +1,7 @@
 // A real Redis with one tenant (account, inbox, agents, a contact) for script tests: scripts run
 // through their builders and createScripts(redis).run, time is driven through `now`.
 import { Redis } from 'ioredis'
-import { parseEvent, type StreamEvent } from '../../lua/codec.js'
+import { parseEvent, splitNotice, type StreamEvent } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { appendMessageCall, createConversationCall, createScripts, json, type AppendMessageInput } from '../../lua/scripts.js'
 import { createDirectory } from '../../engine/directory.js'
@@ -58,7 +58,10 @@ export async function scriptFixture(t: T) {
   async function listen() {
     const sub = new Redis(server.url)
     const notices: Record<string, any>[] = [] // eslint-disable-line @typescript-eslint/no-explicit-any
-    sub.on('message', (_c: string, m: string) => notices.push(JSON.parse(m) as Record<string, unknown>))
+    sub.on('message', (_c: string, m: string) => {
+      const n = splitNotice(m)
+      if (n !== null) notices.push({ ...n.header, d: JSON.parse(n.data) as unknown })
+    })
     await sub.subscribe(k.fanout)
     t.teardown(() => sub.quit())
     return {
