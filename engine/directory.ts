@@ -171,21 +171,23 @@ export function createDirectory(deps: { redis: Redis; partitions: number; now?: 
     return { agent, token }
   }
 
-  /** The agent a bearer token belongs to, or null. */
-  async function findAgentByToken(token: string): Promise<AgentRecord | null> {
+  /** The account and owner id of a bearer token of one kind ("agent" or "api"), or null. */
+  async function tokenOwner(token: string, kind: 'agent' | 'api'): Promise<{ accountId: string; id: string } | null> {
     const accountId = tokenAccount(token)
     if (accountId === null) return null
     const owner = await redis.hget(keysOf(accountId).tokens, sha256(token))
-    if (owner === null || !owner.startsWith('agent:')) return null
-    return getAgent(accountId, owner.slice(6))
+    return owner !== null && owner.startsWith(`${kind}:`) ? { accountId, id: owner.slice(kind.length + 1) } : null
+  }
+
+  /** The agent a bearer token belongs to, or null. */
+  async function findAgentByToken(token: string): Promise<AgentRecord | null> {
+    const owner = await tokenOwner(token, 'agent')
+    return owner === null ? null : getAgent(owner.accountId, owner.id)
   }
 
   async function findInboxByApiToken(token: string): Promise<Inbox | null> {
-    const accountId = tokenAccount(token)
-    if (accountId === null) return null
-    const owner = await redis.hget(keysOf(accountId).tokens, sha256(token))
-    if (owner === null || !owner.startsWith('api:')) return null
-    return getInbox(accountId, owner.slice(4))
+    const owner = await tokenOwner(token, 'api')
+    return owner === null ? null : getInbox(owner.accountId, owner.id)
   }
 
   async function findInboxByWebsiteToken(websiteToken: string): Promise<Inbox | null> {

@@ -16,6 +16,7 @@ import { archivedConversations, conversationFromRow, type ArchivedConversationRo
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
 import { CONVERSATION_FIELDS, conversationFromHash, type Conversation } from './views.js'
+import { createPeriodic, eachPartition } from './periodic.js'
 
 const STATUSES = ['open', 'pending', 'snoozed', 'resolved'] as const
 
@@ -92,8 +93,6 @@ export function createEviction(deps: EvictionDeps) {
   const enabled = deps.sql !== null && deps.retentionMs > 0
   /** per resolved list: how many idle candidates at its start stay (skip them next tick) */
   const offsets = new Map<string, number>()
-  let timer: NodeJS.Timeout | null = null
-  let running: Promise<unknown> | null = null
 
   async function census(p: number, inboxes: string[]): Promise<void> {
     const k = keysFor(p)
@@ -162,38 +161,21 @@ export function createEviction(deps: EvictionDeps) {
   /** One pass over every partition: census, then eviction when enabled (tests call it directly). */
   async function tick(): Promise<SweepResult> {
     const total: SweepResult = { evicted: 0, kept: 0 }
-    const results = await Promise.allSettled(Array.from({ length: deps.partitions }, async (_, p) => {
+    const results = await eachPartition(deps.partitions, deps.log, 'eviction pass', async (p) => {
       const inboxes = [...new Set(await redis.hvals(keysFor(p).websites))].sort()
       await census(p, inboxes)
       return enabled && deps.sql !== null ? sweepPartition(p, deps.sql, inboxes) : { evicted: 0, kept: 0 }
-    }))
+    })
     for (const r of results) {
-      if (r.status === 'rejected') {
-        deps.log.warn({ err: r.reason as unknown }, 'eviction pass failed')
-        continue
-      }
-      total.evicted += r.value.evicted
-      total.kept += r.value.kept
+      total.evicted += r.evicted
+      total.kept += r.kept
     }
     return total
   }
 
-  function start(): void {
-    if (timer !== null) return
-    timer = setInterval(() => {
-      if (running !== null) return
-      running = tick().finally(() => { running = null })
-    }, deps.intervalMs)
-    timer.unref()
-  }
+  const periodic = createPeriodic(deps.intervalMs, tick)
 
-  async function stop(): Promise<void> {
-    if (timer !== null) clearInterval(timer)
-    timer = null
-    await running
-  }
-
-  return { start, stop, tick, enabled }
+  return { start: periodic.start, stop: periodic.stop, tick, enabled }
 }
 
 export type Eviction = ReturnType<typeof createEviction>

@@ -7,6 +7,7 @@ import { keysFor } from '../lua/keys.js'
 import { autoResolveCall, wakeSnoozedCall, type ScriptCall, type Scripts } from '../lua/scripts.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
+import { createPeriodic, eachPartition } from './periodic.js'
 
 export type SchedulerDeps = {
   scripts: Scripts
@@ -33,9 +34,6 @@ export function createScheduler(deps: SchedulerDeps) {
   const hotTail = deps.hotTail ?? 1000
   const autoResolveEvery = deps.autoResolveEveryTicks ?? 10
   let ticks = 0
-  let timer: NodeJS.Timeout | null = null
-  let running: Promise<unknown> | null = null
-  let stopped = false
 
   /** Runs one batch script until it returns less than a full batch; the sums of its counts. */
   async function drain(call: () => ScriptCall): Promise<[number, number]> {
@@ -47,7 +45,7 @@ export function createScheduler(deps: SchedulerDeps) {
       first += n
       second += Number(reply[2] ?? 0)
       if (typeof reply[3] === 'string' && deps.onReopened !== undefined) await reopened(JSON.parse(reply[3]) as Reopened[])
-      if (n < batch || stopped) return [first, second]
+      if (n < batch || periodic.isStopped()) return [first, second]
     }
   }
 
@@ -71,42 +69,19 @@ export function createScheduler(deps: SchedulerDeps) {
   /** One pass over every partition (tests call it directly). */
   async function tick(): Promise<TickResult> {
     const autoResolve = ticks++ % autoResolveEvery === 0
-    const results = await Promise.allSettled(Array.from({ length: deps.partitions }, (_, p) => partitionPass(p, autoResolve)))
     const total = { claimed: 0, woken: 0, resolved: 0 }
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        deps.log.warn({ err: r.reason as unknown }, 'scheduler pass failed')
-        continue
-      }
-      total.claimed += r.value.claimed
-      total.woken += r.value.woken
-      total.resolved += r.value.resolved
+    for (const r of await eachPartition(deps.partitions, deps.log, 'scheduler pass', (p) => partitionPass(p, autoResolve))) {
+      total.claimed += r.claimed
+      total.woken += r.woken
+      total.resolved += r.resolved
     }
     if (total.woken > 0 || total.resolved > 0) deps.log.debug(total, 'scheduled conversation changes')
     return total
   }
 
-  function start(): void {
-    if (timer !== null) return
-    stopped = false
-    timer = setInterval(() => {
-      if (running !== null) return
-      running = tick().finally(() => {
-        running = null
-      })
-    }, deps.intervalMs)
-    timer.unref()
-  }
+  const periodic = createPeriodic(deps.intervalMs, tick)
 
-  /** Stops the timer and waits for a pass in flight. */
-  async function stop(): Promise<void> {
-    stopped = true
-    if (timer !== null) clearInterval(timer)
-    timer = null
-    await running
-  }
-
-  return { start, stop, tick }
+  return { start: periodic.start, stop: periodic.stop, tick }
 }
 
 export type Scheduler = ReturnType<typeof createScheduler>

@@ -29,6 +29,7 @@ import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
 import { createSockets } from './socket.js'
 import { payloadOf } from './frames.js'
+import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
 
@@ -207,20 +208,14 @@ export function createEngine(deps: EngineDeps) {
   heartbeat.unref()
   // presence sweep (offline after the grace window) and the assignment queue sweep, on every node:
   // both are single atomic scripts per partition, so concurrent nodes never double-apply
-  let sweeping = false
-  const maintenance = setInterval(() => {
-    if (sweeping || draining) return
-    sweeping = true
-    Promise.all([presence.sweep(), assignment.sweep()])
-      .catch((err: unknown) => log.warn({ err }, 'maintenance sweep failed'))
-      .finally(() => { sweeping = false })
-  }, config.sweepMs)
-  maintenance.unref()
+  const maintenance = createPeriodic(config.sweepMs, () =>
+    Promise.all([presence.sweep(), assignment.sweep()]).catch((err: unknown) => log.warn({ err }, 'maintenance sweep failed')))
 
   async function listen(): Promise<number> {
     await fanout.start()
     scheduler.start()
     eviction.start()
+    maintenance.start()
     return new Promise((resolve, reject) => {
       app.listen(config.host, config.port, (socket) => {
         if (socket === false) return reject(new Error(`cannot listen on ${config.host}:${config.port}`))
@@ -235,7 +230,7 @@ export function createEngine(deps: EngineDeps) {
     if (draining) return
     draining = true
     clearInterval(heartbeat)
-    clearInterval(maintenance)
+    await maintenance.stop()
     await scheduler.stop()
     await eviction.stop()
     if (listenSocket !== null) uws.us_listen_socket_close(listenSocket)
