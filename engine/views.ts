@@ -37,7 +37,6 @@ export function messageFromEntry(id: string, fields: readonly string[]): Message
   if (raw === undefined) return null
   const m = JSON.parse(raw) as Message
   m.id = id
-  if (Array.isArray(m['contentAttributes'])) m['contentAttributes'] = {}
   return m
 }
 

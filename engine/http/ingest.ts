@@ -15,7 +15,7 @@ import { newId, newUid } from '../ids.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { Rehydrator } from '../rehydrate.js'
-import { readContent } from '../ops/message-send.js'
+import { DEDUPE_TTL_MS, readContent, SOURCE_TTL_MS } from '../ops/message-send.js'
 import { scriptError } from '../ops/script-status.js'
 import { assignReopened } from '../reopen.js'
 import { optString, reqString } from '../validate.js'
@@ -37,8 +37,6 @@ export type IngestDeps = {
   rehydrator?: Rehydrator | null
 }
 
-const DEDUPE_TTL_MS = 86_400_000
-const SOURCE_TTL_MS = 7 * 86_400_000
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
   const { redis, directory, scripts } = deps
@@ -72,7 +70,6 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
     const first = await redis.get(k.sourceDedupe(inbox.id, sourceId))
     if (first !== null) {
       const message = JSON.parse(first) as Record<string, unknown>
-      if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
       return { message, conversation: await loadConversation(message['conversationId']) }
     }
 
@@ -99,7 +96,6 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
     }))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     const message = json(reply, 1)
-    if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
     let conversation = reply[0] === 1 || message['conversationId'] === conversationId
       ? json(reply, 2)
       : await loadConversation(message['conversationId'])

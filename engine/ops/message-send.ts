@@ -6,6 +6,10 @@ import type { OpDeps } from './deps.js'
 import { scriptError } from './script-status.js'
 import type { Op } from './types.js'
 
+/** how long a repeated echoId / sourceId returns the first message (engine/PROTOCOL.md) */
+export const DEDUPE_TTL_MS = 86_400_000
+export const SOURCE_TTL_MS = 7 * 86_400_000
+
 export const CONTENT_TYPES = ['text', 'input_text', 'input_textarea', 'input_email', 'input_select', 'cards', 'form', 'article', 'input_csat'] as const
 
 /** Checks content against the limit; JS string length (UTF-16 code units) is what counts as characters. */
@@ -38,7 +42,7 @@ export const messageSend: Op<OpDeps> = {
       content, contentType, contentAttributes: JSON.stringify(contentAttributes), private: isPrivate, echoId, sourceId: null,
       now: deps.now(), uid: newUid(), reopenUid: newUid(),
       floodLimit: contact !== null ? contact.inbox.messagesPerMinute : 0,
-      hotTail: deps.hotTail, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000,
+      hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
     }))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     // a conversation reopened by the contact with nobody assigned goes round robin again
@@ -47,7 +51,6 @@ export const messageSend: Op<OpDeps> = {
       if (conv['assigneeId'] === null) await deps.assignment.autoAssign(conn.accountId, contact.inbox.id, conversationId)
     }
     const message = json(reply, 1)
-    if (Array.isArray(message['contentAttributes'])) message['contentAttributes'] = {}
     return { message }
   },
 }
