@@ -133,6 +133,19 @@ async function shutdown(reason: string, code: number): Promise<void> {
   process.exit(code);
 }
 
+// postgres.js can reject a promise nobody holds when PostgreSQL drops a connection mid-write
+// (seen once in CI during the outage test: "write CONNECTION_CLOSED"). Every batch is retried
+// and nothing is acknowledged before a commit, so a transient connection error is logged, not
+// fatal; anything else still crashes the process.
+process.on('unhandledRejection', (err: unknown) => {
+  if (isTransientPgError(err)) {
+    log.warn({ err }, 'postgres connection error outside a batch; the consumer retries');
+    return;
+  }
+  log.fatal({ err }, 'unhandled rejection');
+  process.exit(1);
+});
+
 process.once('SIGINT', () => void shutdown('SIGINT', 0));
 process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
 
