@@ -125,7 +125,7 @@ export function createConversationReader(deps: {
     return { messages: present(conn, c, entries), complete: complete && entries.length < 5000 }
   }
 
-  return { agentInboxes, accountInboxIds, load, reachable, current, history, resume, keysOf, directory }
+  return { agentInboxes, accountInboxIds, load, reachable, current, history, resume, keysOf, directory, archive: deps.sql ?? null }
 }
 
 export function compareIds(a: string, b: string): number {

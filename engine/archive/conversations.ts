@@ -17,19 +17,54 @@ export type ArchivedConversationRow = {
   unread: number
 }
 
+/** The select list of an archived conversation row, with its message and unread counts. */
+function rowColumns(sql: Sql) {
+  return sql`
+    c.id, c.account_id, c.inbox_id, c.contact_id, c.display_id, c.status, c.priority, c.assignee_id, c.waiting_since,
+    c.first_reply_created_at, c.last_activity_at, c.agent_last_seen_at, c.assignee_last_seen_at, c.contact_last_seen_at,
+    c.snoozed_until, c.custom_attributes, c.additional_attributes, c.branch, c.region, c.rating_score, c.rating_comment,
+    c.rated_at, c.created_at,
+    (select count(*) from messages m where m.conversation_id = c.id)::int as msg_count,
+    (select count(*) from messages m where m.conversation_id = c.id and m.type = 'incoming'
+       and m.created_at > coalesce(c.assignee_last_seen_at, '-infinity'::timestamptz))::int as unread`
+}
+
 /** The rows (with counts) of the given conversation ids that the archive has. */
 export async function archivedConversations(sql: Sql, ids: readonly string[]): Promise<ArchivedConversationRow[]> {
   if (ids.length === 0) return []
+  return sql<ArchivedConversationRow[]>`select ${rowColumns(sql)} from conversations c where c.id = any(${ids as string[]})`
+}
+
+export type ArchivedListQuery = {
+  accountId: string
+  inboxIds: readonly string[]
+  status: string
+  /** null: any assignee; '' : unassigned; else that agent */
+  assigneeId: string | null
+  /** rows strictly after this (lastActivityAt ms, id), in the list's order */
+  after: { score: number; id: string } | null
+  /** ids to leave out (the ones Redis holds: its copy is the live one) */
+  exclude: readonly string[]
+  limit: number
+}
+
+/**
+ * One page of an account's archived conversations with a status, in conversation.list's order:
+ * lastActivityAt descending, then id descending by code point (`collate "C"`, as JavaScript compares
+ * the ids, so a cursor means the same thing to Redis and PostgreSQL). Uses conversations_list_idx.
+ */
+export async function archivedConversationPage(sql: Sql, q: ArchivedListQuery): Promise<ArchivedConversationRow[]> {
+  if (q.inboxIds.length === 0 || q.limit <= 0) return []
+  const at = q.after === null ? null : new Date(q.after.score)
   return sql<ArchivedConversationRow[]>`
-    select c.id, c.account_id, c.inbox_id, c.contact_id, c.display_id, c.status, c.priority, c.assignee_id, c.waiting_since,
-           c.first_reply_created_at, c.last_activity_at, c.agent_last_seen_at, c.assignee_last_seen_at, c.contact_last_seen_at,
-           c.snoozed_until, c.custom_attributes, c.additional_attributes, c.branch, c.region, c.rating_score, c.rating_comment,
-           c.rated_at, c.created_at,
-           (select count(*) from messages m where m.conversation_id = c.id)::int as msg_count,
-           (select count(*) from messages m where m.conversation_id = c.id and m.type = 'incoming'
-              and m.created_at > coalesce(c.assignee_last_seen_at, '-infinity'::timestamptz))::int as unread
+    select ${rowColumns(sql)}
       from conversations c
-     where c.id = any(${ids as string[]})`
+     where c.account_id = ${q.accountId} and c.inbox_id = any(${q.inboxIds as string[]}) and c.status = ${q.status}
+       ${q.assigneeId === null ? sql`` : q.assigneeId === '' ? sql`and c.assignee_id is null` : sql`and c.assignee_id = ${q.assigneeId}`}
+       ${at === null || q.after === null ? sql`` : sql`and (c.last_activity_at < ${at} or (c.last_activity_at = ${at} and c.id collate "C" < ${q.after.id}))`}
+       ${q.exclude.length === 0 ? sql`` : sql`and c.id <> all(${q.exclude as string[]})`}
+     order by c.last_activity_at desc, c.id collate "C" desc
+     limit ${q.limit}`
 }
 
 /** The newest `limit` archived messages of a conversation, in stream-id order (oldest first). */

@@ -165,6 +165,51 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
     t.not(next['conversation']['id'], d, 'the contact writing again gets a new conversation, as for any resolved one')
   })
 
+  await t.test('conversation.list pages resolved conversations across Redis and PostgreSQL', async (t) => {
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const w = await open(widgetUrl())
+      const id = (await ok(w, 'conversation.open'))['conversation']['id'] as string
+      await ok(w, 'message.send', { conversationId: id, content: `list ${i}` })
+      if (i === 2) await ok(agent, 'conversation.assign', { conversationId: id, assigneeId: tenant.agents[0]?.agent['id'] })
+      await ok(agent, 'conversation.status', { conversationId: id, status: 'resolved' })
+      ids.push(id)
+      await w.close()
+    }
+    for (const id of ids) await evicted(id)
+    // two of them live in Redis again (touched), three only in PostgreSQL
+    await ok(agent, 'conversation.get', { conversationId: ids[1] })
+    await ok(agent, 'conversation.get', { conversationId: ids[3] })
+    const list = async (params: Json) => {
+      const rows: Json[] = []
+      let cursor: string | null = null
+      for (let i = 0; i < 50; i++) {
+        const d = await ok(agent, 'conversation.list', { status: 'resolved', limit: 2, ...params, ...(cursor === null ? {} : { cursor }) })
+        rows.push(...(d['conversations'] as Json[]))
+        cursor = d['cursor'] as string | null
+        if (cursor === null) break
+      }
+      return rows
+    }
+    const all = await list({})
+    const listed = all.map((c) => c['id'] as string)
+    t.same(listed.filter((id) => ids.includes(id)), [...ids].reverse(), 'newest activity first, evicted or not')
+    t.equal(new Set(listed).size, listed.length, 'no conversation twice')
+    t.ok(listed.includes(a), 'the older evicted conversation too')
+    for (const c of all) t.equal(c['status'], 'resolved')
+    t.same(all.find((c) => c['id'] === ids[0]), (await ok(agent, 'conversation.get', { conversationId: ids[0] }))['conversation'], 'an archived row reads as conversation.get shows it')
+    const mine = (await list({ assignee: 'me' })).map((c) => c['id'])
+    t.same(mine.filter((id) => ids.includes(id as string)), [ids[2]], 'assignee filter applies to archived rows')
+    const unassigned = (await list({ assignee: 'unassigned', inboxId: tenant.inbox['id'] })).map((c) => c['id'])
+    t.same(unassigned.filter((id) => ids.includes(id as string)), [ids[4], ids[3], ids[1], ids[0]])
+    // reopened from the archive: Redis holds it as open, whatever the archive says meanwhile
+    await evicted(ids[4] as string)
+    await ok(agent, 'conversation.status', { conversationId: ids[4], status: 'open' })
+    t.notOk((await list({})).some((c) => c['id'] === ids[4]), 'a reopened conversation is not listed as resolved')
+    t.ok((await list({ status: 'open' })).some((c) => c['id'] === ids[4]), 'it is listed as open')
+    await ok(agent, 'conversation.status', { conversationId: ids[4], status: 'resolved' })
+  })
+
   await t.test('an unarchived conversation is never evicted', async (t) => {
     archiver.child.kill('SIGTERM')
     await archiver.exited
@@ -185,5 +230,15 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
     t.match(await sql`select status, rating_score from conversations where id = ${a}`, [{ status: 'resolved', rating_score: 5 }], 'the archived row stays')
     const text = await (await fetch(`${engine.http}/metrics`)).text()
     t.match(text, new RegExp(`parley_redis_conversations\\{partition="${k.partition}",status="open"\\} 2`), "the census gauge: C and the API contact's new one")
+  })
+
+  await t.test('PostgreSQL down: the list answers what Redis holds, flagged; touching an evicted one is unavailable', async (t) => {
+    await evicted(a)
+    await pg.stop()
+    const d = await ok(agent, 'conversation.list', { status: 'resolved', limit: 100 })
+    t.equal(d['archiveUnavailable'], true, 'flagged as partial')
+    t.notOk((d['conversations'] as Json[]).some((c) => c['id'] === a), 'the evicted conversation is only in the archive')
+    t.notOk('archiveUnavailable' in (await ok(agent, 'conversation.list', { status: 'open' })), 'other lists never need the archive')
+    t.match(await agent.request('conversation.get', { conversationId: a }), { ok: false, error: { code: 'unavailable', retryAfterMs: 1000 } })
   })
 })
