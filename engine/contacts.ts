@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis'
 import { eventFields } from '../lua/codec.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
-import { contactFrom } from './directory.js'
+import { contactFrom, type Directory } from './directory.js'
 import { AppError } from './errors.js'
 import { newUid } from './ids.js'
 import type { Contact } from './protocol.js'
@@ -45,7 +45,7 @@ export function readContactUpdate(o: Readonly<Record<string, unknown>>): Contact
   return patch
 }
 
-export function createContactUpdater(deps: { redis: Redis; partitions: number; now?: () => number }) {
+export function createContactUpdater(deps: { redis: Redis; directory: Directory; partitions: number; now?: () => number }) {
   const { redis } = deps
   const now = deps.now ?? Date.now
 
@@ -53,7 +53,8 @@ export function createContactUpdater(deps: { redis: Redis; partitions: number; n
   async function update(accountId: string, contactId: string, patch: ContactUpdate): Promise<Contact | null> {
     const k = keysFor(partitionOf(accountId, deps.partitions))
     const key = k.contact(contactId)
-    const h = await redis.hgetall(key)
+    // touched, and restored first if it was evicted
+    const h = await deps.directory.contactHash(accountId, contactId)
     const current = contactFrom(h)
     if (current === null || current.accountId !== accountId) return null
     const set: Record<string, string> = {}
@@ -83,6 +84,7 @@ export function createContactUpdater(deps: { redis: Redis; partitions: number; n
     if (contact === null) return null
     await redis.multi()
       .hset(key, { ...set, updatedAt: String(ts) })
+      .zadd(k.contactsTouched, ts, contactId)
       .xadd(k.events, '*', ...eventFields('contact.updated', accountId, newUid(), ts, { ...contact, changed }))
       .exec()
     return contact

@@ -72,7 +72,14 @@ export function contactFrom(h: Hash): Contact | null {
   }
 }
 
-export function createDirectory(deps: { redis: Redis; partitions: number; now?: () => number }) {
+/** How a missing contact is looked for in the archive (engine/rehydrate.ts restoreContact). */
+export type RestoreContact = (accountId: string, contactId: string) => Promise<boolean>
+
+export function createDirectory(deps: {
+  redis: Redis; partitions: number; now?: () => number
+  /** brings a contact evicted from Redis back from PostgreSQL (engine/eviction.ts); absent = no archive */
+  restoreContact?: RestoreContact
+}) {
   const { redis, partitions } = deps
   const now = deps.now ?? Date.now
   const keysOf = (accountId: string) => keysFor(partitionOf(accountId, partitions))
@@ -197,8 +204,24 @@ export function createDirectory(deps: { redis: Redis; partitions: number; now?: 
     return inboxId === null ? null : getInbox(accountId, inboxId)
   }
 
+  /**
+   * A contact's hash, touched (its idle time restarts: eviction's index) and, when it was evicted,
+   * restored from the archive first. {} when there is no such contact.
+   */
+  async function contactHash(accountId: string, contactId: string): Promise<Hash> {
+    const k = keysOf(accountId)
+    const read = async () => {
+      // one MULTI: an eviction cannot fall between the read and the touch
+      const [[, h] = []] = (await redis.multi().hgetall(k.contact(contactId)).zadd(k.contactsTouched, 'GT', now(), contactId).exec()) ?? []
+      return (h ?? {}) as Hash
+    }
+    const h = await read()
+    if (h['id'] !== undefined || deps.restoreContact === undefined) return h
+    return (await deps.restoreContact(accountId, contactId)) ? read() : h
+  }
+
   async function getContact(accountId: string, contactId: string): Promise<Contact | null> {
-    const contact = contactFrom(await redis.hgetall(keysOf(accountId).contact(contactId)))
+    const contact = contactFrom(await contactHash(accountId, contactId))
     return contact !== null && contact.accountId === accountId ? contact : null
   }
 
@@ -223,12 +246,14 @@ export function createDirectory(deps: { redis: Redis; partitions: number; now?: 
       .hset(k.contact(contact.id), {
         id: contact.id, accountId, identifier: identifier ?? '', verified: contact.verified ? '1' : '0', inboxId, createdAt: String(ts),
       })
+      .zadd(k.contactsTouched, ts, contact.id)
       .xadd(k.events, '*', ...eventFields('contact.created', accountId, newUid(), ts, { ...contact, inboxId }))
       .exec()
     return contact
   }
 
   async function findContactByIdentifier(accountId: string, identifier: string): Promise<Contact | null> {
+    // an evicted contact keeps its identifier mapping: getContact restores it by id
     const id = await redis.hget(keysOf(accountId).accountIdentifiers(accountId), identifier)
     return id === null ? null : getContact(accountId, id)
   }
@@ -239,7 +264,7 @@ export function createDirectory(deps: { redis: Redis; partitions: number; now?: 
 
   return {
     keysOf, getAccount, createAccount, getInbox, createInbox, getAgent, listAgents, createAgent,
-    findAgentByToken, findInboxByApiToken, findInboxByWebsiteToken, getContact, createContact,
+    findAgentByToken, findInboxByApiToken, findInboxByWebsiteToken, contactHash, getContact, createContact,
     findContactByIdentifier, inboxAgentIds,
   }
 }

@@ -11,8 +11,10 @@ import type { Redis } from 'ioredis'
 import type { Sql } from 'postgres'
 import client, { type Registry } from 'prom-client'
 import { keysFor } from '../lua/keys.js'
-import { evictConversationCall, type Scripts } from '../lua/scripts.js'
+import { evictContactCall, evictConversationCall, type Scripts } from '../lua/scripts.js'
+import { archivedContacts, contactFromRow, type ArchivedContactRow } from './archive/contacts.js'
 import { archivedConversations, conversationFromRow, type ArchivedConversationRow } from './archive/conversations.js'
+import { contactFrom } from './directory.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
 import { CONVERSATION_FIELDS, conversationFromHash, type Conversation } from './views.js'
@@ -32,6 +34,16 @@ export function createRetentionMetrics(registry: Registry) {
     }),
     rehydrated: new client.Counter({
       name: 'parley_conversations_rehydrated_total', help: 'Evicted conversations written back to Redis from PostgreSQL', registers: [registry],
+    }),
+    contacts: new client.Gauge({
+      name: 'parley_redis_contacts', help: 'Contacts held in Redis, by partition (the touched index)', labelNames: ['partition'] as const, registers: [registry],
+    }),
+    contactsEvicted: new client.Counter({
+      name: 'parley_contacts_evicted_total', help: 'Idle, archived contacts with no current conversation evicted from Redis after the retention window',
+      registers: [registry],
+    }),
+    contactsRehydrated: new client.Counter({
+      name: 'parley_contacts_rehydrated_total', help: 'Evicted contacts written back to Redis from PostgreSQL', registers: [registry],
     }),
     skipped: new client.Counter({
       name: 'parley_eviction_skipped_total', help: 'Eviction candidates kept, by reason (unarchived: PostgreSQL does not hold their state yet)',
@@ -69,6 +81,16 @@ export function archivedMatches(live: Conversation, msgCount: number, row: Archi
   return CONVERSATION_FIELDS.every((f) => LENIENT.has(f) || canonical(live[f]) === canonical(archived[f]))
 }
 
+/** Does the archive hold this contact hash's exact state (its newest update, every profile field)? */
+export function contactArchivedMatches(h: Record<string, string>, row: ArchivedContactRow): boolean {
+  const live = contactFrom(h)
+  if (live === null) return false
+  const archived = contactFromRow(row)
+  if (Number(h['updatedAt'] ?? h['createdAt'] ?? -1) !== row.updated_at.getTime()) return false
+  return (['accountId', 'name', 'email', 'phone', 'identifier', 'verified', 'customAttributes'] as const)
+    .every((f) => canonical(live[f]) === canonical(archived[f]))
+}
+
 export type EvictionDeps = {
   redis: Redis
   /** eviction needs the archive; without it only the census runs */
@@ -86,6 +108,8 @@ export type EvictionDeps = {
 }
 
 export type SweepResult = { evicted: number; kept: number }
+/** conversations at the top level (as before contacts were evicted too), contacts apart */
+export type TickResult = SweepResult & { contacts: SweepResult }
 
 export function createEviction(deps: EvictionDeps) {
   const { redis } = deps
@@ -93,12 +117,16 @@ export function createEviction(deps: EvictionDeps) {
   const enabled = deps.sql !== null && deps.retentionMs > 0
   /** per resolved list: how many idle candidates at its start stay (skip them next tick) */
   const offsets = new Map<string, number>()
+  /** per partition: how many idle contacts at the start of the touched index stay */
+  const contactOffsets = new Map<number, number>()
 
   async function census(p: number, inboxes: string[]): Promise<void> {
     const k = keysFor(p)
     const pipe = redis.pipeline()
     for (const inbox of inboxes) for (const st of STATUSES) pipe.zcard(k.inboxStatusList(inbox, st))
+    pipe.zcard(k.contactsTouched)
     const counts = (await pipe.exec()) ?? []
+    deps.metrics.contacts.set({ partition: String(p) }, Number(counts.pop()?.[1] ?? 0))
     STATUSES.forEach((st, i) => {
       let n = 0
       for (let j = i; j < counts.length; j += STATUSES.length) n += Number(counts[j]?.[1] ?? 0)
@@ -158,17 +186,70 @@ export function createEviction(deps: EvictionDeps) {
     return { evicted: evictedIds.size, kept: ids.length - evictedIds.size }
   }
 
+  /**
+   * Contacts untouched for the window (the touched index is scored by last touch), whose archived
+   * row holds their exact state. evictContact also keeps any with a current conversation.
+   */
+  async function sweepContacts(p: number, sql: Sql): Promise<SweepResult> {
+    const k = keysFor(p)
+    const now = deps.now()
+    const cutoff = now - deps.retentionMs
+    const start = contactOffsets.get(p) ?? 0
+    const ids = await redis.zrangebyscore(k.contactsTouched, '-inf', `(${cutoff}`, 'LIMIT', start, batch)
+    if (ids.length === 0) {
+      contactOffsets.delete(p)
+      return { evicted: 0, kept: 0 }
+    }
+    const read = redis.pipeline()
+    for (const id of ids) read.hgetall(k.contact(id))
+    const hashes = ((await read.exec()) ?? []).map(([, h]) => (h ?? {}) as Record<string, string>)
+    const rows = new Map((await archivedContacts(sql, null, ids)).map((r) => [r.id, r]))
+    let evicted = 0
+    let kept = 0
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string
+      const h = hashes[i] ?? {}
+      const row = rows.get(id)
+      // a missing hash goes to the script too: it drops the stale index entry
+      if (h['id'] !== undefined && (row === undefined || !contactArchivedMatches(h, row))) {
+        deps.metrics.skipped.inc({ reason: 'contact_unarchived' })
+        kept++
+        continue
+      }
+      const reply = await deps.scripts.run(evictContactCall(k, {
+        contactId: id, accountId: h['accountId'] ?? '', cutoff, expected: h, now, uid: newUid(),
+      }))
+      if (reply[0] === 1) {
+        evicted++
+        deps.metrics.contactsEvicted.inc()
+      } else if (reply[1] !== 'missing') {
+        deps.metrics.skipped.inc({ reason: `contact_${String(reply[1])}` })
+        kept++
+      }
+    }
+    // kept ones stay at the start of the idle range: step past them next time, start over at its end
+    if (ids.length < batch) contactOffsets.delete(p)
+    else contactOffsets.set(p, start + kept)
+    if (evicted > 0) deps.log.debug({ partition: p, evicted, kept }, 'contacts evicted')
+    return { evicted, kept }
+  }
+
   /** One pass over every partition: census, then eviction when enabled (tests call it directly). */
-  async function tick(): Promise<SweepResult> {
-    const total: SweepResult = { evicted: 0, kept: 0 }
+  async function tick(): Promise<TickResult> {
+    const total: TickResult = { evicted: 0, kept: 0, contacts: { evicted: 0, kept: 0 } }
     const results = await eachPartition(deps.partitions, deps.log, 'eviction pass', async (p) => {
       const inboxes = [...new Set(await redis.hvals(keysFor(p).websites))].sort()
       await census(p, inboxes)
-      return enabled && deps.sql !== null ? sweepPartition(p, deps.sql, inboxes) : { evicted: 0, kept: 0 }
+      if (!enabled || deps.sql === null) return { conversations: { evicted: 0, kept: 0 }, contacts: { evicted: 0, kept: 0 } }
+      // conversations first: a contact whose last conversation leaves now may leave in this pass too
+      const conversations = await sweepPartition(p, deps.sql, inboxes)
+      return { conversations, contacts: await sweepContacts(p, deps.sql) }
     })
     for (const r of results) {
-      total.evicted += r.evicted
-      total.kept += r.kept
+      total.evicted += r.conversations.evicted
+      total.kept += r.conversations.kept
+      total.contacts.evicted += r.contacts.evicted
+      total.contacts.kept += r.contacts.kept
     }
     return total
   }

@@ -9,7 +9,8 @@
 // an open conversation (lost Redis data) stays not_found instead of coming back from a stale row.
 import type { Sql } from 'postgres'
 import { keysFor, partitionOf } from '../lua/keys.js'
-import { rehydrateConversationCall, type Scripts } from '../lua/scripts.js'
+import { rehydrateContactCall, rehydrateConversationCall, type Scripts } from '../lua/scripts.js'
+import { archivedContacts, contactHashFromRow } from './archive/contacts.js'
 import { archivedConversations, archivedTail, hashFromRow } from './archive/conversations.js'
 import { compareIds } from './conversations.js'
 import { AppError } from './errors.js'
@@ -27,7 +28,10 @@ export type RehydratorDeps = {
   log: Logger
   /** counted once per conversation written back */
   onRehydrated?: () => void
+  /** counted once per contact written back */
+  onContactRehydrated?: () => void
 }
+
 
 export function createRehydrator(deps: RehydratorDeps) {
   const inflight = new Map<string, Promise<boolean>>()
@@ -60,28 +64,58 @@ export function createRehydrator(deps: RehydratorDeps) {
     return true
   }
 
-  /**
-   * Writes an evicted conversation back; true when it is live in Redis afterwards (restored now or
-   * by someone else meanwhile), false when the archive has no evicted conversation by that id.
-   * PostgreSQL unreachable: `unavailable` (the conversation may exist; not_found would be a lie).
-   */
-  async function restore(partition: number, conversationId: string, accountId: string | null = null): Promise<boolean> {
-    const key = `${partition}:${conversationId}`
+  /** Runs `work` once per key at a time on this node; PostgreSQL errors answer `unavailable`. */
+  async function once(key: string, what: Record<string, unknown>, work: () => Promise<boolean>): Promise<boolean> {
     let p = inflight.get(key)
     if (p === undefined) {
-      p = load(partition, conversationId, accountId).finally(() => inflight.delete(key))
+      p = work().finally(() => inflight.delete(key))
       inflight.set(key, p)
     }
     try {
       return await p
     } catch (err) {
       if (err instanceof AppError) throw err
-      deps.log.warn({ err, conversationId }, 'rehydration failed')
+      deps.log.warn({ err, ...what }, 'rehydration failed')
       throw new AppError('unavailable', 'the archive is unreachable, try again', { retryAfterMs: 1000 })
     }
   }
 
-  return { restore }
+  /**
+   * Writes an evicted conversation back; true when it is live in Redis afterwards (restored now or
+   * by someone else meanwhile), false when the archive has no evicted conversation by that id.
+   * PostgreSQL unreachable: `unavailable` (the conversation may exist; not_found would be a lie).
+   */
+  async function restore(partition: number, conversationId: string, accountId: string | null = null): Promise<boolean> {
+    return once(`${partition}:${conversationId}`, { conversationId }, () => load(partition, conversationId, accountId))
+  }
+
+  async function loadContact(accountId: string, contactId: string): Promise<boolean> {
+    const [row] = await archivedContacts(deps.sql, accountId, [contactId])
+    if (row === undefined) return false
+    const now = deps.now()
+    const reply = await deps.scripts.run(rehydrateContactCall(keysFor(partitionOf(accountId, deps.partitions)), {
+      contactId: row.id, accountId, fields: contactHashFromRow(row, { rehydratedAt: String(now) }), identifier: row.identifier, now,
+    }))
+    if (reply[0] === 0) {
+      deps.log.warn({ contactId: row.id, reason: reply[1] }, 'archived contact not restored')
+      return false
+    }
+    if (reply[0] === 1) {
+      deps.onContactRehydrated?.()
+      deps.log.debug({ contactId: row.id }, 'contact rehydrated from the archive')
+    }
+    return true
+  }
+
+  /**
+   * Writes an evicted contact back (any archived contact of the account: contacts are never
+   * deleted); true when it is live in Redis afterwards. PostgreSQL unreachable: `unavailable`.
+   */
+  async function restoreContact(accountId: string, contactId: string): Promise<boolean> {
+    return once(`${accountId}:${contactId}`, { accountId, contactId }, () => loadContact(accountId, contactId))
+  }
+
+  return { restore, restoreContact }
 }
 
 export type Rehydrator = ReturnType<typeof createRehydrator>

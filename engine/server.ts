@@ -51,7 +51,6 @@ export type EngineDeps = {
 export function createEngine(deps: EngineDeps) {
   const { config, uws, redis, log, metrics } = deps
   const app = uws.App()
-  const directory = createDirectory({ redis, partitions: config.partitions })
   let draining = false
   let listenSocket: us_listen_socket | null = null
 
@@ -73,7 +72,11 @@ export function createEngine(deps: EngineDeps) {
   const baseScripts = createScripts(redis, (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds))
   const retention = createRetentionMetrics(metrics.registry)
   const rehydrator = deps.sql === null ? null : createRehydrator({
-    sql: deps.sql, scripts: baseScripts, partitions: config.partitions, hotTail: config.hotTail, now: Date.now, log, onRehydrated: () => retention.rehydrated.inc(),
+    sql: deps.sql, scripts: baseScripts, partitions: config.partitions, hotTail: config.hotTail, now: Date.now, log,
+    onRehydrated: () => retention.rehydrated.inc(), onContactRehydrated: () => retention.contactsRehydrated.inc(),
+  })
+  const directory = createDirectory({
+    redis, partitions: config.partitions, ...(rehydrator === null ? {} : { restoreContact: rehydrator.restoreContact }),
   })
   // conversation scripts that find no conversation restore an evicted one and run again
   const scripts = rehydrator === null ? baseScripts : withRehydration(baseScripts, rehydrator)

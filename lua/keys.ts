@@ -48,6 +48,8 @@ export function keysFor(p: number) {
     inboxAgents: (id: string) => `${t}:inbox:${id}:agents`,
     agent: (id: string) => `${t}:agent:${id}`,
     contact: (id: string) => `${t}:contact:${id}`,
+    /** sorted set: contactId -> last time anything touched the contact (connect, update, create); eviction's index */
+    contactsTouched: `${t}:contacts:touched`,
     /** string: the contact's current (open/pending/snoozed) conversation id in an inbox */
     contactConversation: (contactId: string, inboxId: string) => `${t}:contact:${contactId}:inbox:${inboxId}:conv`,
     conversation: (id: string) => `${t}:conv:${id}`,

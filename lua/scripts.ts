@@ -259,6 +259,37 @@ export function evictConversationCall(k: PartitionKeys, a: EvictConversationInpu
   }
 }
 
+export type EvictContactInput = {
+  contactId: string; accountId: string
+  /** the contact's last touch must be below this (now - RETENTION_MS) */
+  cutoff: number
+  /** the hash as read and verified against PostgreSQL: any other state refuses */
+  expected: Record<string, string>
+  now: number; uid: string
+}
+export function evictContactCall(k: PartitionKeys, a: EvictContactInput): ScriptCall {
+  return {
+    name: 'evictContact',
+    keys: [k.contact(a.contactId), k.contactsTouched, k.accountIdentifiers(a.accountId), k.accountInboxes(a.accountId), k.events],
+    args: [pack({ id: a.contactId, cutoff: a.cutoff, expected: a.expected, now: a.now, uid: a.uid })],
+  }
+}
+
+export type RehydrateContactInput = {
+  contactId: string; accountId: string
+  /** the contact hash, field -> value */
+  fields: Record<string, string>
+  identifier: string | null
+  now: number
+}
+export function rehydrateContactCall(k: PartitionKeys, a: RehydrateContactInput): ScriptCall {
+  return {
+    name: 'rehydrateContact',
+    keys: [k.contact(a.contactId), k.contactsTouched, k.accountIdentifiers(a.accountId)],
+    args: [pack({ id: a.contactId, fields: Object.entries(a.fields).flat(), identifier: a.identifier ?? '', now: a.now })],
+  }
+}
+
 export type RehydrateConversationInput = {
   conversationId: string; inboxId: string; status: ConversationStatus
   /** the conversation hash, field -> value */

@@ -40,7 +40,7 @@ export type IngestDeps = {
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
   const { redis, directory, scripts } = deps
-  const contacts = createContactUpdater({ redis, partitions: deps.partitions, now: deps.now })
+  const contacts = createContactUpdater({ redis, directory, partitions: deps.partitions, now: deps.now })
 
   jsonRoute(app, deps, 'post', '/api/v1/inboxes/:inboxId/messages', 1, async ({ params, body, authorization }) => {
     const token = bearer(authorization)

@@ -8,7 +8,7 @@ export const contactUpdate: Op<OpDeps> = {
   run: async (deps, conn, frame) => {
     if (conn.principal.kind !== 'contact') throw new AppError('forbidden', 'contacts only')
     const patch = readContactUpdate(frame)
-    const updater = createContactUpdater({ redis: deps.redis, partitions: deps.config.partitions, now: deps.now })
+    const updater = createContactUpdater({ redis: deps.redis, directory: deps.directory, partitions: deps.config.partitions, now: deps.now })
     const contact = await updater.update(conn.accountId, conn.principal.contact.id, patch)
     if (contact === null) throw new AppError('not_found', 'no such contact')
     return { contact }

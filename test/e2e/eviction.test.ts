@@ -1,13 +1,14 @@
 // Redis memory stays bounded: a resolved conversation idle past RETENTION_MS is evicted once the
 // archive holds it, and comes back from PostgreSQL, intact, when anything touches it. Real engine,
 // archiver, Redis and PostgreSQL processes.
+import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { parseEvent } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant, type Json } from '../helpers/admin.js'
-import { connect, type Client } from '../helpers/client.js'
+import { connect, connectRaw, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
 import { freePort, pollUntil, runArchiver, type Proc } from '../archiver/proc.js'
@@ -165,6 +166,62 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
     t.not(next['conversation']['id'], d, 'the contact writing again gets a new conversation, as for any resolved one')
   })
 
+  await t.test('contacts: idle ones leave Redis once archived and come back, same id, on any touch', async (t) => {
+    const account = tenant.account['id'] as string
+    const contactEvicted = (id: string) => eventually(async () => ((await redis.exists(k.contact(id))) === 0 ? true : undefined), 10_000)
+    const hash = createHmac('sha256', tenant.inbox['hmacSecret'] as string).update('vip-1').digest('hex')
+    const identified = `${widgetUrl()}&identifier=vip-1&identifier_hash=${hash}`
+    const vip = await open(identified)
+    const id = vip.hello['contact']['id'] as string
+    await ok(vip, 'contact.update', { name: 'Vera', email: 'vera@example.com', customAttributes: { plan: 'gold' } })
+    const conv = (await ok(vip, 'conversation.open'))['conversation']['id'] as string
+    await ok(vip, 'message.send', { conversationId: conv, content: 'hi' })
+    await new Promise((r) => setTimeout(r, RETENTION_MS * 2.5))
+    t.equal(await redis.exists(k.contact(id)), 1, 'kept, however idle, while its conversation is open')
+    t.ok(await metric('parley_eviction_skipped_total\\{reason="contact_active"\\}') >= 1, 'counted as active')
+
+    await ok(agent, 'conversation.status', { conversationId: conv, status: 'resolved' })
+    await contactEvicted(id)
+    t.equal(await redis.hget(k.accountIdentifiers(account), 'vip-1'), id, 'its identifier mapping stays (a new identifier never waits on the archive)')
+    t.equal(await redis.zscore(k.contactsTouched, id), null)
+    const updated = (await ok(vip, 'contact.update', { phone: '+15551234567' }))['contact'] as Json
+    const expected = { id, accountId: account, name: 'Vera', email: 'vera@example.com', phone: '+15551234567', identifier: 'vip-1', verified: true, customAttributes: { plan: 'gold' }, lastSeenAt: null }
+    t.same(updated, expected, 'a connected widget updating an evicted contact: restored, then updated')
+    await vip.close()
+
+    await contactEvicted(id)
+    const again = await open(identified)
+    t.same(again.hello['contact'], expected, 'reconnecting by identifier: the same contact, intact')
+    t.equal(await redis.hget(k.accountIdentifiers(account), 'vip-1'), id)
+    await again.close()
+
+    const anon = await open(widgetUrl())
+    const anonId = anon.hello['contact']['id'] as string
+    const anonSession = anon.hello['session'] as string
+    await anon.close()
+    await contactEvicted(anonId)
+    const anonBack = await open(widgetUrl(anonSession))
+    t.equal(anonBack.hello['contact']['id'], anonId, 'reconnecting with the session: the same anonymous contact')
+    await anonBack.close()
+
+    const apiContact = async () => {
+      const res = await fetch(`${engine.http}/api/v1/inboxes/${tenant.inbox['id'] as string}/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tenant.inbox['apiToken'] as string}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sourceId: `src-${Math.random()}`, contact: { identifier: 'api-9' }, content: 'via API' }),
+      })
+      const body = (await res.json()) as Json
+      await ok(agent, 'conversation.status', { conversationId: body['conversation']['id'], status: 'resolved' })
+      return body['conversation']['contactId'] as string
+    }
+    const apiId = await apiContact()
+    await contactEvicted(apiId)
+    t.equal(await apiContact(), apiId, 'the API channel finds the evicted contact by identifier: no second contact')
+    t.ok(await metric('parley_contacts_evicted_total') >= 4)
+    t.ok(await metric('parley_contacts_rehydrated_total') >= 4)
+    t.equal(await redis.exists(k.contact(other.hello['contact']['id'] as string)), 1, 'the contact with an open conversation stays')
+  })
+
   await t.test('conversation.list pages resolved conversations across Redis and PostgreSQL', async (t) => {
     const ids: string[] = []
     for (let i = 0; i < 5; i++) {
@@ -234,7 +291,15 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
 
   await t.test('PostgreSQL down: the list answers what Redis holds, flagged; touching an evicted one is unavailable', async (t) => {
     await evicted(a)
+    const visitor = await open(widgetUrl())
+    const visitorId = visitor.hello['contact']['id'] as string
+    await visitor.close()
+    await eventually(async () => ((await redis.exists(k.contact(visitorId))) === 0 ? true : undefined), 10_000)
     await pg.stop()
+    const refused = await connectRaw(widgetUrl(visitor.hello['session'] as string))
+    t.match(refused, { refused: true, status: 503, body: { error: { code: 'unavailable' } } }, 'an evicted contact cannot be restored: refused, not replaced')
+    const fresh = await open(widgetUrl())
+    t.not(fresh.hello['contact']['id'], visitorId, 'a new visitor still connects')
     const d = await ok(agent, 'conversation.list', { status: 'resolved', limit: 100 })
     t.equal(d['archiveUnavailable'], true, 'flagged as partial')
     t.notOk((d['conversations'] as Json[]).some((c) => c['id'] === a), 'the evicted conversation is only in the archive')

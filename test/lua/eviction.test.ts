@@ -2,7 +2,7 @@ import t from 'tap'
 import { Unpackr } from 'msgpackr'
 import { keysFor } from '../../lua/keys.js'
 import {
-  evictConversationCall, loadScriptSources, rehydrateConversationCall, sameSlot, setConversationStatusCall,
+  evictContactCall, evictConversationCall, loadScriptSources, rehydrateContactCall, rehydrateConversationCall, sameSlot, setConversationStatusCall,
   type RehydrateConversationInput,
 } from '../../lua/scripts.js'
 import { newUid } from '../../engine/ids.js'
@@ -106,4 +106,61 @@ t.test('rehydrateConversation: writes only if absent, with the original message 
   const newId = (JSON.parse(sent[1] as string) as { id: string }).id
   t.ok(Number(newId.split('-')[0]) > 1000, `a new message gets a later id (${newId})`)
   t.equal(await f.redis.hget(f.k.conversation(id), 'msgCount'), '6', 'msgCount continues from the archived count')
+})
+
+t.test('evictContact / rehydrateContact: idle, unchanged and without a current conversation; back only if absent', async (t) => {
+  const f = await scriptFixture(t)
+  const T0 = Date.now() - 60_000
+  const identified = await f.directory.createContact(f.account.id, f.inbox.id, 'cust-42')
+  const k = f.k
+  const evict = async (id: string, cutoff: number, expected?: Record<string, string>) => f.scripts.run(evictContactCall(k, {
+    contactId: id, accountId: f.account.id, cutoff, expected: expected ?? (await f.redis.hgetall(k.contact(id))), now: T0 + 10_000, uid: newUid(),
+  }))
+  const builders = [evictContactCall(k, { contactId: 'ct_1', accountId: 'a_1', cutoff: 1, expected: {}, now: 2, uid: 'u' }),
+    rehydrateContactCall(k, { contactId: 'ct_1', accountId: 'a_1', fields: { id: 'ct_1' }, identifier: null, now: 1 })]
+  const counts = new Map(loadScriptSources().map((s) => [s.name, s.numberOfKeys]))
+  for (const call of builders) {
+    t.equal(call.keys.length, counts.get(call.name), `${call.name}: KEYS count`)
+    t.ok(sameSlot(call.keys), `${call.name}: one slot`)
+  }
+
+  const touched = Number(await f.redis.zscore(k.contactsTouched, identified.id))
+  t.ok(touched > 0, 'createContact indexes the contact')
+  t.same(await evict(identified.id, touched), [2, 'recent'], 'touched at the cutoff')
+  const h = await f.redis.hgetall(k.contact(identified.id))
+  t.same(await evict(identified.id, touched + 1, { ...h, name: 'Bo' }), [2, 'changed'], 'a field changed since the check')
+  t.same(await evict(identified.id, touched + 1, { ...h, extra: '1' }), [2, 'changed'], 'a field more')
+
+  // a current conversation in another inbox of the account keeps it
+  await f.open(T0, identified.id, f.otherInbox.id)
+  t.same(await evict(identified.id, touched + 1), [2, 'active'], 'it has an open conversation')
+  await f.redis.del(k.contactConversation(identified.id, f.otherInbox.id))
+  t.equal(await f.redis.exists(k.contact(identified.id)), 1, 'nothing removed by refusals')
+
+  t.same(await evict(identified.id, touched + 1), [1, ''])
+  t.equal(await f.redis.exists(k.contact(identified.id)), 0, 'the hash is gone')
+  t.equal(await f.redis.zscore(k.contactsTouched, identified.id), null, 'off the index')
+  t.equal(await f.redis.hget(k.accountIdentifiers(f.account.id), 'cust-42'), identified.id, 'the identifier mapping stays')
+  t.match((await f.events('contact.evicted')).map((e) => e.data), [{ contactId: identified.id, identifier: 'cust-42' }])
+  t.same(await evict(identified.id, touched + 1, {}), [2, 'missing'])
+
+  // a stale index entry (no hash) is dropped
+  await f.redis.zadd(k.contactsTouched, 1, 'ct_stale0000000000000000')
+  t.same(await evict('ct_stale0000000000000000', 10, {}), [2, 'missing'])
+  t.equal(await f.redis.zscore(k.contactsTouched, 'ct_stale0000000000000000'), null)
+
+  const back = (identifier: string | null, now: number) => f.scripts.run(rehydrateContactCall(k, {
+    contactId: identified.id, accountId: f.account.id, fields: { ...h, rehydratedAt: String(now) }, identifier, now,
+  }))
+  // meanwhile another contact took the identifier (the mapping was lost and recreated): that one keeps it
+  await f.redis.hset(k.accountIdentifiers(f.account.id), 'cust-42', f.contact.id)
+  t.same(await back('cust-42', T0 + 20_000), [0, 'identifier taken'])
+  t.equal(await f.redis.exists(k.contact(identified.id)), 0, 'nothing written')
+  await f.redis.hdel(k.accountIdentifiers(f.account.id), 'cust-42') // lost: the restore maps it again
+  t.same(await back('cust-42', T0 + 20_000), [1, ''])
+  t.same(await f.redis.hgetall(k.contact(identified.id)), { ...h, rehydratedAt: String(T0 + 20_000) }, 'the hash as it was')
+  t.equal(await f.redis.hget(k.accountIdentifiers(f.account.id), 'cust-42'), identified.id, 'the identifier maps to it again')
+  t.equal(await f.redis.zscore(k.contactsTouched, identified.id), String(T0 + 20_000), 'touched now')
+  t.same(await back('cust-42', T0 + 30_000), [2, ''], 'a second restore writes nothing')
+  t.equal(await f.redis.zscore(k.contactsTouched, identified.id), String(T0 + 20_000))
 })
