@@ -143,6 +143,19 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
     const history = await allHistory(agent, a)
     t.same(history.slice(0, agentHistory.length), agentHistory)
     t.match(history.at(-1), { id: sent['id'], content: 'one more thing' })
+
+    // the contact writes again into the evicted conversation: it comes back, intact, and reopens
+    await evicted(a)
+    const w = await open(widgetUrl(session))
+    const fromContact = (await ok(w, 'message.send', { conversationId: a, content: 'it broke again' }))['message'] as Json
+    t.match((await ok(agent, 'conversation.get', { conversationId: a }))['conversation'], {
+      status: 'open', rating: { score: 5 }, priority: 'high', customAttributes: { plan: 'pro', seats: 3 }, region: 'EU',
+    }, 'reopened by the contact, every field kept')
+    const after = await allHistory(agent, a)
+    t.same(after.slice(0, history.length), history, 'every earlier message, same ids')
+    t.match(after.at(-1), { id: fromContact['id'], content: 'it broke again', sender: { type: 'contact' } })
+    await ok(agent, 'conversation.status', { conversationId: a, status: 'resolved' })
+    await w.close()
   })
 
   await t.test('API ingest: a repeated sourceId brings its conversation back; a new message opens a new one', async (t) => {
