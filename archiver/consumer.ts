@@ -18,8 +18,9 @@ import { keysFor } from '../lua/keys.js';
 import type { ArchiverMetrics, PartitionLag } from './metrics.js';
 import { isTransientPgError } from './pg-errors.js';
 import { writeBatch, type BatchResult, type RawEntry } from './sink.js';
+import { compareStreamIds } from './stream-id.js';
 import {
-  ack, autoClaim, consumers, dropConsumerIfIdle, ensureGroup, lagMs, readGroup, safeTrimId, trimBelow, type Entry,
+  ack, autoClaim, consumers, dropConsumerIfIdle, ensureGroup, GROUP, groups, lagMs, readGroup, safeTrimId, trimBelow, type Entry,
 } from './streams.js';
 
 export type ConsumerConfig = {
@@ -163,8 +164,37 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     return row?.last_id ?? null;
   };
 
+  /** per partition: the checkpoint a regression was last reported at (one alarm per event) */
+  const regressedAt = new Map<number, string>();
+
+  /**
+   * The group hands out entries before they are committed, so its last-delivered id is never below
+   * the PostgreSQL checkpoint, unless Redis lost writes it had acknowledged (a failover to a lagging
+   * replica, an AOF that lost its tail): the group state went back in time with the stream. That is
+   * reported loudly; nothing needs repairing here (inserts are idempotent on the uid, and entries
+   * with ids below the checkpoint are archived and trimmed like any other).
+   */
+  const checkRegression = (p: number, stream: string, lastDelivered: string, checkpoint: string | null): void => {
+    if (checkpoint === null || compareStreamIds(lastDelivered, checkpoint) >= 0 || regressedAt.get(p) === checkpoint) return;
+    regressedAt.set(p, checkpoint);
+    metrics.regressions.inc({ partition: String(p) });
+    log.error(
+      { partition: p, stream, lastDelivered, checkpoint },
+      'ALARM: the partition stream is behind what PostgreSQL committed: Redis lost writes it had acknowledged (failover or lost AOF tail); messages from that window may be missing from Redis, PostgreSQL keeps what it archived',
+    );
+  };
+
   const janitor = async (p: number): Promise<void> => {
     const stream = keysFor(p).events;
+    // 0. did Redis go back in time?
+    let checkpoint: string | null = null;
+    try {
+      checkpoint = await checkpointOf(p);
+    } catch {
+      checkpoint = null; // PostgreSQL down: neither check nor trim
+    }
+    const group = (await groups(redis, stream)).find((g) => g.name === GROUP);
+    if (group !== undefined) checkRegression(p, stream, group.lastDeliveredId, checkpoint);
     // 1. take over entries a stalled consumer holds
     let cursor = '0-0';
     for (let round = 0; round < CLAIM_ROUNDS && !signal.aborted; round++) {
@@ -180,12 +210,6 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     }
     // 2. trim what every group acknowledged and PostgreSQL committed
     if (config.trim && !signal.aborted) {
-      let checkpoint: string | null = null;
-      try {
-        checkpoint = await checkpointOf(p);
-      } catch {
-        checkpoint = null; // PostgreSQL down: do not trim
-      }
       const minId = await safeTrimId(redis, stream, checkpoint);
       if (minId !== null) {
         const n = await trimBelow(redis, stream, minId);

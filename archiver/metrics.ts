@@ -22,6 +22,7 @@ export type ArchiverMetrics = {
   batchSeconds: client.Histogram;
   retries: client.Counter<'stage'>;
   lost: client.Counter;
+  regressions: client.Counter<'partition'>;
   deadLetters: client.Counter;
   claimed: client.Counter;
   trimmed: client.Counter;
@@ -91,6 +92,12 @@ export function createMetrics(): ArchiverMetrics {
   const lost = new client.Counter({
     name: 'parley_archiver_lost_entries_total',
     help: 'ALARM: stream entries deleted (trimmed) while still pending, so never archived',
+    registers,
+  });
+  const regressions = new client.Counter({
+    name: 'parley_archiver_stream_regressions_total',
+    help: 'ALARM: a partition stream went back behind what PostgreSQL committed (Redis lost acknowledged writes: failover to a lagging replica, a lost AOF tail)',
+    labelNames: ['partition'] as const,
     registers,
   });
   const deadLetters = new client.Counter({
@@ -167,7 +174,7 @@ export function createMetrics(): ArchiverMetrics {
   });
 
   return {
-    registry, up, rows, events, batchSize, batchSeconds, retries, lost, deadLetters, claimed, trimmed,
+    registry, up, rows, events, batchSize, batchSeconds, retries, lost, regressions, deadLetters, claimed, trimmed,
     setProbes(probes) {
       lagProbe = probes.lag;
       memoryProbe = probes.redisMemory;

@@ -118,6 +118,32 @@ t.test('entries deleted while pending raise the lost-entries alarm (XAUTOCLAIM a
   t.equal(await messagesOf(conv.id), 0, 'those messages never reached the archive: hence the alarm');
 });
 
+t.test('Redis going back in time behind the archive (failover to a lagging replica) raises the regression alarm once', async (t) => {
+  const { consumer, metrics, lines } = f.consumer(t, { janitorMs: 60_000, trim: false });
+  const conv = await f.open(T0 + 35_000);
+  await f.send(conv.id, T0 + 35_001);
+  await f.drained(consumer);
+  await consumer.janitor(f.partition);
+  const alarmsOf = async () => metricValue(await metrics.registry.metrics(), 'parley_archiver_stream_regressions_total', `{partition="${f.partition}"}`) ?? 0
+  t.equal(await alarmsOf(), 0, 'no alarm in normal operation')
+  // the replica's copy of the partition stream, consumer group included, from before the next writes
+  const replica = (await f.redis.callBuffer('DUMP', f.k.events)) as Buffer
+  for (let i = 0; i < 3; i++) await f.send(conv.id, T0 + 35_010 + i);
+  await f.drained(consumer);
+  t.equal(await messagesOf(conv.id), 4, 'archived, checkpoint moved on');
+  await f.redis.call('RESTORE', f.k.events, '0', replica, 'REPLACE'); // the failover: those writes are gone from Redis
+  await consumer.janitor(f.partition);
+  t.equal(await alarmsOf(), 1, 'detected')
+  const alarm = lines.find((l) => l['level'] === 50 && String(l['msg']).startsWith('ALARM: the partition stream is behind'));
+  t.ok(alarm !== undefined && alarm['partition'] === f.partition, 'logged as an alarm with its partition');
+  await consumer.janitor(f.partition);
+  t.equal(await alarmsOf(), 1, 'one alarm per event, not one per pass')
+  for (let i = 0; i < 2; i++) await f.send(conv.id, T0 + 35_020 + i);
+  await waitFor(async () => (await messagesOf(conv.id)) === 6, 10_000, 'new writes archived');
+  await f.drained(consumer);
+  t.equal(await messagesOf(conv.id), 6, 'archiving goes on: nothing twice, nothing dropped');
+});
+
 t.test('PostgreSQL refusing writes: retried with backoff, nothing acknowledged, not ready; then it catches up', async (t) => {
   const { consumer, metrics, archiving } = f.consumer(t, { batchSize: 20 });
   const conv = await f.open(T0 + 40_000);
