@@ -39,11 +39,23 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
     add(counts, 'conversations', r.count);
   }
   if (p.messages.length > 0) {
-    const rows = p.messages.map((r) => ({ ...r, content_attributes: j(tx, r.content_attributes) }));
+    // One array per column through unnest: the same 16 parameters whatever the batch size, so one
+    // prepared statement serves every batch (a multi-row VALUES list is a new statement, with
+    // 16 × rows parameters to bind, for every batch size).
+    const m = p.messages;
+    type Row = (typeof m)[number];
+    const col = (f: (r: Row) => string | null) => tx.array(m.map(f), 25); // text[]
     const r = await tx`
-      insert into messages ${tx(rows, 'uid', 'stream_id', 'conversation_id', 'account_id', 'inbox_id', 'type', 'content',
-        'content_type', 'content_attributes', 'private', 'echo_id', 'source_id', 'status', 'sender_type', 'sender_id',
-        'created_at')}
+      insert into messages (uid, stream_id, conversation_id, account_id, inbox_id, type, content, content_type,
+                            content_attributes, private, echo_id, source_id, status, sender_type, sender_id, created_at)
+      select * from unnest(
+        ${col((r) => r.uid)}::text[], ${col((r) => r.stream_id)}::text[], ${col((r) => r.conversation_id)}::text[],
+        ${col((r) => r.account_id)}::text[], ${col((r) => r.inbox_id)}::text[], ${col((r) => r.type)}::text[],
+        ${col((r) => r.content)}::text[], ${col((r) => r.content_type)}::text[],
+        ${col((r) => JSON.stringify(r.content_attributes))}::jsonb[], ${tx.array(m.map((r) => r.private), 16)}::boolean[],
+        ${col((r) => r.echo_id)}::text[], ${col((r) => r.source_id)}::text[], ${col((r) => r.status)}::text[],
+        ${col((r) => r.sender_type)}::text[], ${col((r) => r.sender_id)}::text[],
+        ${col((r) => r.created_at.toISOString())}::timestamptz[])
       on conflict (uid, created_at) do nothing`;
     add(counts, 'messages', r.count);
   }

@@ -43,6 +43,26 @@ t.test('N messages in, exactly N rows, each as the protocol spells it; a replay 
   t.equal(cp?.['last_id'], entries[entries.length - 1]?.id, 'the checkpoint is the last entry of the batch');
 });
 
+t.test('message text and attributes survive the column arrays byte for byte', async (t) => {
+  const conv = await f.open(T0 + 5000);
+  const contents = ['NULL', '', '"quoted" and \\ backslash \\"', '{braces},commas', 'line\nbreak\ttab', 'émoji 🎉 ü', ' padded ', "it's"];
+  for (const [i, content] of contents.entries()) {
+    await f.send(conv.id, T0 + 5001 + i, {
+      content, echoId: i === 0 ? 'NULL' : null, contentAttributes: JSON.stringify(i === 1 ? { items: [{ title: 'a "b"' }], n: null } : {}),
+      ...(i % 2 === 0 ? { senderType: 'agent', private: i === 2 } : {}),
+    });
+  }
+  const result = await writeBatch(f.sql, f.partition, await f.entries());
+  t.equal(result.deadLetters.length, 0);
+  const rows = await f.sql`select content, echo_id, content_attributes, private, sender_type from messages where conversation_id = ${conv.id} order by created_at`;
+  t.same(rows.map((r) => r['content']), contents, 'every content exactly, the string NULL included')
+  t.equal(rows[0]?.['echo_id'], 'NULL', 'a text NULL is not a null')
+  t.equal(rows[1]?.['echo_id'], null, 'a null is a null')
+  t.same(rows[1]?.['content_attributes'], { items: [{ title: 'a "b"' }], n: null })
+  t.same(rows.map((r) => r['private']), contents.map((_, i) => i === 2))
+  t.same(rows.map((r) => r['sender_type']), contents.map((_, i) => (i % 2 === 0 ? 'agent' : 'contact')))
+});
+
 t.test('the configuration rows: account, inbox, agent with its inboxes, contact with its inbox', async (t) => {
   const [acct] = await f.sql`select name from accounts where id = ${f.account.id}`;
   t.same(acct, { name: 'Acme' });
