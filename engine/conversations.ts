@@ -51,7 +51,7 @@ export function createConversationReader(deps: {
 
   function checkAccess(conn: ConnData, c: Conversation): void {
     if (conn.principal.kind === 'contact') {
-      if (c.contactId !== conn.principal.contact.id || c.inboxId !== conn.principal.inbox.id) throw new AppError('forbidden', 'not your conversation')
+      if (c.contactId !== conn.principal.contactId || c.inboxId !== conn.principal.inbox.id) throw new AppError('forbidden', 'not your conversation')
       return
     }
     const inboxes = agentInboxes(conn)

@@ -8,9 +8,10 @@
 // already: a socket with nothing queued is written to at once.
 import type { WebSocket } from 'uWebSockets.js'
 import type { EngineConfig } from './config.js'
-import type { ConnData } from './connection.js'
+import { connLog, type ConnData } from './connection.js'
 import { AppError, toAppError } from './errors.js'
 import { decodeFrame, encodeFrame } from './frames.js'
+import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 import type { Op } from './ops/types.js'
 import { CLOSE, type ErrorCode, type ServerFrame } from './protocol.js'
@@ -18,12 +19,14 @@ import { CLOSE, type ErrorCode, type ServerFrame } from './protocol.js'
 export type Socket = WebSocket<ConnData>
 
 export type SocketHooks = {
-  onOpen?: (ws: Socket) => void
+  /** after the hello went out; `hello` is its data (the connection no longer holds it) */
+  onOpen?: (ws: Socket, hello: Readonly<Record<string, unknown>>) => void
   onClose?: (conn: ConnData, ws: Socket) => void
 }
 
 export function createSockets<Deps>(opts: {
   config: EngineConfig
+  log: Logger
   metrics: Metrics
   ops: Readonly<Record<string, Op<Deps>>>
   deps: Deps
@@ -31,7 +34,7 @@ export function createSockets<Deps>(opts: {
   admit?: (conn: ConnData) => Promise<void> | void
   hooks?: SocketHooks
 }) {
-  const { config, metrics, ops, deps } = opts
+  const { config, log, metrics, ops, deps } = opts
   const live = new Set<Socket>()
 
   /** frames waiting for this turn's flush, per socket, in send order (payload, isBinary, ...) */
@@ -94,7 +97,7 @@ export function createSockets<Deps>(opts: {
           }
         })
       } catch (err) {
-        conn.log.error({ err, frames: frames.length / 2, sent }, 'socket flush failed')
+        connLog(log, conn).error({ err, frames: frames.length / 2, sent }, 'socket flush failed')
       }
       metrics.framesOut.inc(sent)
       metrics.socketBatches.inc()
@@ -107,7 +110,7 @@ export function createSockets<Deps>(opts: {
     const conn = ws.getUserData()
     if (conn.closed) return
     conn.closed = true
-    conn.log.warn({ buffered: ws.getBufferedAmount() }, 'closing slow consumer')
+    connLog(log, conn).warn({ buffered: ws.getBufferedAmount() }, 'closing slow consumer')
     metrics.errors.inc({ code: 'slow_consumer' })
     ws.end(CLOSE.slowConsumer, 'slow consumer: reconnect and resume')
   }
@@ -139,7 +142,7 @@ export function createSockets<Deps>(opts: {
       if (frame.ref !== null) send(ws, { op: 'reply', ref: frame.ref, ok: true, data: result ?? {} })
     } catch (err) {
       const e = toAppError(err)
-      if (e.code === 'internal') conn.log.error({ err, op: frame.op }, 'op failed')
+      if (e.code === 'internal') connLog(log, conn).error({ err, op: frame.op }, 'op failed')
       replyError(ws, frame.ref, e.code, e.message, e.retryAfterMs)
     }
   }
@@ -158,7 +161,7 @@ export function createSockets<Deps>(opts: {
       return
     }
     // uWS reuses `message` after this callback returns: decode it before any await
-    dispatch(ws, message, isBinary).catch((err: unknown) => conn.log.error({ err }, 'dispatch failed'))
+    dispatch(ws, message, isBinary).catch((err: unknown) => connLog(log, conn).error({ err }, 'dispatch failed'))
   }
 
   const behavior = {
@@ -166,13 +169,15 @@ export function createSockets<Deps>(opts: {
       const conn = ws.getUserData()
       live.add(ws)
       metrics.connections.inc({ role: conn.role })
+      const hello = conn.hello ?? {}
+      conn.hello = null
       inHandler++
       try {
-        send(ws, { op: 'hello', data: { ...conn.hello, serverTime: Date.now() } })
+        send(ws, { op: 'hello', data: { ...hello, serverTime: Date.now() } })
       } finally {
         inHandler--
       }
-      opts.hooks?.onOpen?.(ws)
+      opts.hooks?.onOpen?.(ws, hello)
     },
     message: (ws: Socket, message: ArrayBuffer, isBinary: boolean) => {
       inHandler++
@@ -187,7 +192,7 @@ export function createSockets<Deps>(opts: {
     },
     close: (ws: Socket, code: number) => {
       const conn = ws.getUserData()
-      conn.log.debug({ code }, 'socket closed')
+      if (log.isLevelEnabled('debug')) connLog(log, conn).debug({ code }, 'socket closed')
       conn.closed = true
       live.delete(ws)
       metrics.connections.dec({ role: conn.role })

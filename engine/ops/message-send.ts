@@ -34,7 +34,7 @@ export const messageSend: Op<OpDeps> = {
     const isPrivate = optBool(frame, 'private') ?? false
     const contact = conn.principal.kind === 'contact' ? conn.principal : null
     if (contact !== null && isPrivate) throw new AppError('forbidden', 'private notes are for agents only')
-    const senderId = contact !== null ? contact.contact.id : conn.principal.kind === 'agent' ? conn.principal.agent.id : ''
+    const senderId = contact !== null ? contact.contactId : conn.principal.kind === 'agent' ? conn.principal.agent.id : ''
     const reply = await deps.scripts.run(appendMessageCall(deps.reader.keysOf(conn.accountId), {
       conversationId, inboxId: null, accountId: conn.accountId,
       senderType: contact !== null ? 'contact' : 'agent', senderId,
