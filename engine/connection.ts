@@ -1,22 +1,35 @@
 // What a WebSocket carries: who it is (from the verified upgrade, never from frames) and how it speaks.
+// Kept small, since a node holds tens of thousands: ids and the few fields ops read, a shared inbox
+// record, the hello data only until it is sent, and no logger (connLog makes one when needed).
 import type { Logger } from './log.js'
 import type { AgentRecord } from './directory.js'
-import type { Codec, Contact, Inbox, Role } from './protocol.js'
+import type { Codec, Role } from './protocol.js'
+
+/** What a widget's ops read of its inbox; one record shared by the inbox's connections on a node. */
+export type InboxRef = {
+  readonly id: string
+  readonly accountId: string
+  readonly messagesPerMinute: number
+  readonly autoAssign: boolean
+}
 
 export type Principal =
   | { readonly kind: 'agent'; readonly agent: AgentRecord }
-  | { readonly kind: 'contact'; readonly contact: Contact; readonly inbox: Inbox; readonly session: string }
+  | { readonly kind: 'contact'; readonly contactId: string; readonly inbox: InboxRef }
 
 export type ConnData = {
   readonly id: string
   readonly role: Role
   readonly accountId: string
-  readonly partition: number
   readonly codec: Codec
-  readonly ip: string
   readonly principal: Principal
-  readonly hello: Record<string, unknown>
-  readonly log: Logger
+  /** the `hello` frame's data until it is sent, then null */
+  hello: Record<string, unknown> | null
   garbage: number
   closed: boolean
+}
+
+/** The connection's child logger (`{ conn, role, acct }`), made when something is logged. */
+export function connLog(log: Logger, conn: ConnData): Logger {
+  return log.child({ conn: conn.id, role: conn.role, acct: conn.accountId })
 }

@@ -3,7 +3,7 @@
 // id is `not_found` (its existence is not revealed); a same-account object out of reach is `forbidden`.
 import type { Redis } from 'ioredis'
 import type { Sql } from 'postgres'
-import { historyBefore } from './archive/history.js'
+import { historyBefore, messageFromRow } from './archive/history.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import type { ConnData } from './connection.js'
 import type { Directory } from './directory.js'
@@ -13,6 +13,8 @@ import { isId } from './ids.js'
 import { conversationFromHash, messageFromEntry, visibleTo, withStatus, type Conversation, type Message } from './views.js'
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/
+
+type ArchivedRow = Parameters<typeof messageFromRow>[0]
 
 export function parseStreamId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !STREAM_ID.test(value)) throw new AppError('bad_request', `\`${field}\` must be a message id like "1732212345678-0"`)
@@ -51,7 +53,7 @@ export function createConversationReader(deps: {
 
   function checkAccess(conn: ConnData, c: Conversation): void {
     if (conn.principal.kind === 'contact') {
-      if (c.contactId !== conn.principal.contact.id || c.inboxId !== conn.principal.inbox.id) throw new AppError('forbidden', 'not your conversation')
+      if (c.contactId !== conn.principal.contactId || c.inboxId !== conn.principal.inbox.id) throw new AppError('forbidden', 'not your conversation')
       return
     }
     const inboxes = agentInboxes(conn)
@@ -114,6 +116,22 @@ export function createConversationReader(deps: {
     return { messages: [...older, ...present(conn, c, page)], more: cold.more }
   }
 
+  /**
+   * The archived message a repeated echoId refers to, once it has left the hot tail; null when the
+   * archive does not hold it (yet) or there is no archive.
+   */
+  async function archivedEcho(accountId: string, conversationId: string, id: string, echoId: string): Promise<Message | null> {
+    if (deps.sql === undefined || deps.sql === null) return null
+    const [row] = await deps.sql<ArchivedRow[]>`
+      select stream_id, conversation_id, account_id, inbox_id, type, content, content_type, content_attributes,
+             private, echo_id, source_id, status, sender_type, sender_id, created_at, uid
+        from messages
+       where conversation_id = ${conversationId} and stream_id = ${id} and account_id = ${accountId} and echo_id = ${echoId}
+       order by created_at
+       limit 1`
+    return row === undefined ? null : (messageFromRow(row) as unknown as Message)
+  }
+
   /** Everything after `after`, in order; complete while `after` lies in the hot tail. */
   async function resume(conn: ConnData, c: Conversation & { msgCount: number }, after: string) {
     const log = keysOf(conn.accountId).conversationLog(c.id)
@@ -125,7 +143,7 @@ export function createConversationReader(deps: {
     return { messages: present(conn, c, entries), complete: complete && entries.length < 5000 }
   }
 
-  return { agentInboxes, accountInboxIds, load, reachable, current, history, resume, keysOf, directory, archive: deps.sql ?? null }
+  return { agentInboxes, accountInboxIds, load, reachable, current, history, resume, archivedEcho, keysOf, directory, archive: deps.sql ?? null }
 }
 
 export function compareIds(a: string, b: string): number {

@@ -32,36 +32,56 @@ export function createFanout(deps: {
   /** presence notices, after agents got them: the engine recomputes inboxes' agentsOnline */
   onPresence?: (n: Notice) => void
 }) {
-  const topics = new Map<string, Set<Socket>>()
-  const memberOf = new Map<Socket, string[]>()
+  // A topic's local sockets: most topics (a contact's widget) have one, held without a Set; a
+  // shared topic's Set carries its name, so its sockets' lists point at one string, not a copy each.
+  type Shared = Set<Socket> & { readonly topic: string }
+  const topics = new Map<string, Socket | Shared>()
+  // each socket's topics, in arrays of exactly their length (spread or push would reserve 19 slots)
+  const memberOf = new Map<Socket, readonly string[]>()
 
   function subscribe(ws: Socket, topic: string): void {
-    let set = topics.get(topic)
-    if (set === undefined) topics.set(topic, (set = new Set()))
-    set.add(ws)
     const list = memberOf.get(ws)
-    if (list === undefined) memberOf.set(ws, [topic])
-    else if (!list.includes(topic)) list.push(topic)
+    if (list?.includes(topic) === true) return
+    const members = topics.get(topic)
+    let name = topic
+    if (members === undefined) topics.set(topic, ws)
+    else if (members instanceof Set) {
+      members.add(ws)
+      name = members.topic
+    } else topics.set(topic, Object.assign(new Set([members, ws]), { topic }))
+    memberOf.set(ws, list === undefined ? [name] : list.concat(name))
   }
 
   function unsubscribeAll(ws: Socket): void {
     for (const topic of memberOf.get(ws) ?? []) {
-      const set = topics.get(topic)
-      set?.delete(ws)
-      if (set?.size === 0) topics.delete(topic)
+      const members = topics.get(topic)
+      if (members === ws) topics.delete(topic)
+      else if (members instanceof Set) {
+        members.delete(ws)
+        if (members.size === 1) for (const only of members) topics.set(topic, only)
+      }
     }
     memberOf.delete(ws)
   }
 
+  /** How many local sockets a topic has. */
+  function count(topic: string): number {
+    const members = topics.get(topic)
+    return members === undefined ? 0 : members instanceof Set ? members.size : 1
+  }
+
+  function sendTo(ws: Socket, payload: Payload, except: string | undefined): void {
+    const conn: ConnData = ws.getUserData()
+    if (conn.closed || conn.id === except) return
+    if (conn.codec === 'json') deps.deliver(ws, payload.json(), false)
+    else deps.deliver(ws, payload.msgpack(), true)
+  }
+
   function send(topic: string, payload: Payload, except?: string): void {
-    const set = topics.get(topic)
-    if (set === undefined || set.size === 0) return
-    for (const ws of set) {
-      const conn: ConnData = ws.getUserData()
-      if (conn.closed || conn.id === except) continue
-      if (conn.codec === 'json') deps.deliver(ws, payload.json(), false)
-      else deps.deliver(ws, payload.msgpack(), true)
-    }
+    const members = topics.get(topic)
+    if (members === undefined) return
+    if (members instanceof Set) for (const ws of members) sendTo(ws, payload, except)
+    else sendTo(members, payload, except)
   }
 
   /** Delivers one notice to the local sockets allowed to see it. */
@@ -101,7 +121,7 @@ export function createFanout(deps: {
     await deps.sub.subscribe(...channels)
   }
 
-  return { subscribe, unsubscribeAll, start, dispatch, send, topics }
+  return { subscribe, unsubscribeAll, count, start, dispatch, send }
 }
 
 export type Fanout = ReturnType<typeof createFanout>

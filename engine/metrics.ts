@@ -12,6 +12,9 @@ export function createMetrics() {
   const framesOut = new client.Counter({
     name: 'parley_frames_out_total', help: 'Frames sent to clients', registers: [registry],
   })
+  const socketBatches = new client.Counter({
+    name: 'parley_socket_batches_total', help: 'Batches of frames written to a client socket at once (corked); frames out / batches = frames per batch', registers: [registry],
+  })
   const errors = new client.Counter({
     name: 'parley_errors_total', help: 'Error replies and refusals by protocol error code', labelNames: ['code'] as const, registers: [registry],
   })
@@ -22,7 +25,7 @@ export function createMetrics() {
     name: 'parley_redis_script_seconds', help: 'Latency of Redis script calls', labelNames: ['script'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [registry],
   })
-  return { registry, connections, framesIn, framesOut, errors, upgrades, scriptSeconds }
+  return { registry, connections, framesIn, framesOut, socketBatches, errors, upgrades, scriptSeconds }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

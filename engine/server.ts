@@ -23,7 +23,7 @@ import { createAssignment } from './assignment.js'
 import type { OpDeps } from './ops/deps.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
-import type { ConnData } from './connection.js'
+import { connLog, type ConnData } from './connection.js'
 import type { Socket } from './socket.js'
 import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
@@ -115,16 +115,16 @@ export function createEngine(deps: EngineDeps) {
     assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
   }
   let fanoutRef: ReturnType<typeof createFanout> | null = null
-  const subscribeConn = async (ws: Socket) => {
+  const subscribeConn = async (ws: Socket, hello: Readonly<Record<string, unknown>>) => {
     const conn = ws.getUserData()
     const fanout = fanoutRef
     if (fanout === null) return
     if (conn.principal.kind === 'contact') {
       const inboxId = conn.principal.inbox.id
-      fanout.subscribe(ws, contactTopic(conn.principal.contact.id, inboxId))
+      fanout.subscribe(ws, contactTopic(conn.principal.contactId, inboxId))
       fanout.subscribe(ws, widgetsTopic(inboxId))
-      const hello = conn.hello['inbox'] as { agentsOnline?: boolean } | undefined
-      if (!agentsOnlineSent.has(inboxId)) agentsOnlineSent.set(inboxId, hello?.agentsOnline === true)
+      const inbox = hello['inbox'] as { agentsOnline?: boolean } | undefined
+      if (!agentsOnlineSent.has(inboxId)) agentsOnlineSent.set(inboxId, inbox?.agentsOnline === true)
       return
     }
     fanout.subscribe(ws, accountTopic(conn.accountId))
@@ -133,19 +133,19 @@ export function createEngine(deps: EngineDeps) {
     for (const id of inboxes) fanout.subscribe(ws, inboxTopic(id))
   }
   const sockets = createSockets({
-    config, metrics, deps: opDeps, ops, admit,
+    config, log, metrics, deps: opDeps, ops, admit,
     hooks: {
-      onOpen: (ws) => {
+      onOpen: (ws, hello) => {
         const conn = ws.getUserData()
-        subscribeConn(ws).catch((err: unknown) => conn.log.warn({ err }, 'subscribe failed'))
+        subscribeConn(ws, hello).catch((err: unknown) => connLog(log, conn).warn({ err }, 'subscribe failed'))
         if (conn.principal.kind === 'agent') {
-          presence.connect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => conn.log.warn({ err }, 'presence connect failed'))
+          presence.connect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => connLog(log, conn).warn({ err }, 'presence connect failed'))
         }
       },
       onClose: (conn, ws) => {
         fanoutRef?.unsubscribeAll(ws)
         if (conn.principal.kind === 'agent') {
-          presence.disconnect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => conn.log.warn({ err }, 'presence disconnect failed'))
+          presence.disconnect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => connLog(log, conn).warn({ err }, 'presence disconnect failed'))
         }
       },
     },
@@ -160,7 +160,7 @@ export function createEngine(deps: EngineDeps) {
     const accountId = n.header.a
     const agent = await directory.getAgent(accountId, agentId)
     for (const inboxId of agent?.inboxIds ?? []) {
-      if ((fanoutRef?.topics.get(widgetsTopic(inboxId))?.size ?? 0) === 0) {
+      if ((fanoutRef?.count(widgetsTopic(inboxId)) ?? 0) === 0) {
         agentsOnlineSent.delete(inboxId)
         continue
       }

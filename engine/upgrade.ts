@@ -4,16 +4,16 @@
 import { randomBytes } from 'node:crypto'
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js'
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
-import { connectionRateKey, partitionOf } from '../lua/keys.js'
+import { connectionRateKey } from '../lua/keys.js'
 import type { EngineConfig } from './config.js'
-import type { ConnData, Principal } from './connection.js'
+import type { ConnData, InboxRef, Principal } from './connection.js'
 import type { Directory } from './directory.js'
 import { AppError, toAppError } from './errors.js'
 import { signSession, verifyIdentifierHash, verifySession } from './ids.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 import type { Presence } from './presence.js'
-import { HTTP_STATUS, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec, type Role } from './protocol.js'
+import { HTTP_STATUS, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec, type Contact, type Inbox, type Role } from './protocol.js'
 import { errorBody } from './http/respond.js'
 
 export type UpgradeInput = {
@@ -47,8 +47,30 @@ function limits(config: EngineConfig, messagesPerMinute: number) {
   return { maxFrameBytes: config.maxFrameBytes, maxContentChars: config.maxContentChars, messagesPerMinute }
 }
 
+/** Who an upgrade authenticated: what the connection keeps, plus what only its hello needs. */
+type Authenticated =
+  | { principal: Principal & { kind: 'agent' } }
+  | { principal: Principal & { kind: 'contact' }; contact: Contact; inbox: Inbox; session: string }
+
 export function createUpgrader(deps: UpgradeDeps) {
   const { config, directory, log, metrics } = deps
+
+  // One InboxRef per inbox for all its widget connections on this node: a new one when the inbox's
+  // settings changed (connections keep the settings they were opened with, as before), forgotten
+  // once no connection holds it.
+  const inboxRefs = new Map<string, WeakRef<InboxRef>>()
+  const forgetRef = new FinalizationRegistry<string>((id) => {
+    if (inboxRefs.get(id)?.deref() === undefined) inboxRefs.delete(id)
+  })
+  function inboxRef(inbox: Inbox): InboxRef {
+    const known = inboxRefs.get(inbox.id)?.deref()
+    if (known !== undefined && known.accountId === inbox.accountId && known.messagesPerMinute === inbox.messagesPerMinute &&
+        known.autoAssign === inbox.autoAssign) return known
+    const ref: InboxRef = Object.freeze({ id: inbox.id, accountId: inbox.accountId, messagesPerMinute: inbox.messagesPerMinute, autoAssign: inbox.autoAssign })
+    inboxRefs.set(inbox.id, new WeakRef(ref))
+    forgetRef.register(ref, inbox.id)
+    return ref
+  }
 
   async function rateLimit(ip: string): Promise<void> {
     try {
@@ -62,14 +84,14 @@ export function createUpgrader(deps: UpgradeDeps) {
     }
   }
 
-  async function authenticateAgent(query: URLSearchParams): Promise<Principal> {
+  async function authenticateAgent(query: URLSearchParams): Promise<Authenticated> {
     const token = query.get('token') ?? ''
     const agent = token === '' ? null : await directory.findAgentByToken(token)
     if (agent === null) throw new AppError('unauthorized', 'unknown or missing agent token')
-    return { kind: 'agent', agent }
+    return { principal: { kind: 'agent', agent } }
   }
 
-  async function authenticateContact(query: URLSearchParams, origin: string): Promise<Principal> {
+  async function authenticateContact(query: URLSearchParams, origin: string): Promise<Authenticated> {
     const websiteToken = query.get('website_token') ?? ''
     const inbox = websiteToken === '' ? null : await directory.findInboxByWebsiteToken(websiteToken)
     if (inbox === null) throw new AppError('unauthorized', 'unknown or missing website_token')
@@ -95,15 +117,18 @@ export function createUpgrader(deps: UpgradeDeps) {
       contact = await directory.getContact(inbox.accountId, contactId)
     }
     contact ??= await directory.createContact(inbox.accountId, inbox.id, null)
-    return { kind: 'contact', contact, inbox, session: signSession(inbox.hmacSecret, inbox.id, contact.id) }
+    return {
+      principal: { kind: 'contact', contactId: contact.id, inbox: inboxRef(inbox) },
+      contact, inbox, session: signSession(inbox.hmacSecret, inbox.id, contact.id),
+    }
   }
 
-  async function hello(connId: string, principal: Principal): Promise<Record<string, unknown>> {
+  async function hello(connId: string, who: Authenticated): Promise<Record<string, unknown>> {
     const base = { connectionId: connId, serverTime: Date.now(), heartbeatMs: config.heartbeatMs }
-    if (principal.kind === 'agent') {
-      return { ...base, role: 'agent', limits: limits(config, config.messagesPerMinuteDefault), agent: { ...principal.agent, online: true } }
+    if (!('contact' in who)) {
+      return { ...base, role: 'agent', limits: limits(config, config.messagesPerMinuteDefault), agent: { ...who.principal.agent, online: true } }
     }
-    const { contact, inbox, session } = principal
+    const { contact, inbox, session } = who
     const [agentsOnline, conversation] = await Promise.all([
       deps.presence.inboxHasAgentsOnline(inbox.accountId, inbox.id),
       deps.openConversation(inbox.accountId, contact.id, inbox.id),
@@ -118,14 +143,13 @@ export function createUpgrader(deps: UpgradeDeps) {
   async function authenticate(input: UpgradeInput, codec: Codec): Promise<ConnData> {
     if (!deps.isReady()) throw new AppError('unavailable', 'the engine is not ready, retry shortly')
     await rateLimit(input.ip)
-    const principal = input.role === 'agent' ? await authenticateAgent(input.query) : await authenticateContact(input.query, input.origin)
+    const who = input.role === 'agent' ? await authenticateAgent(input.query) : await authenticateContact(input.query, input.origin)
+    const { principal } = who
     const accountId = principal.kind === 'agent' ? principal.agent.accountId : principal.inbox.accountId
     const id = randomBytes(12).toString('base64url')
     const data: ConnData = {
-      id, role: input.role, accountId, partition: partitionOf(accountId, config.partitions), codec, ip: input.ip, principal,
-      hello: await hello(id, principal),
-      log: log.child({ conn: id, role: input.role, acct: accountId }),
-      garbage: 0, closed: false,
+      id, role: input.role, accountId, codec, principal,
+      hello: await hello(id, who), garbage: 0, closed: false,
     }
     return data
   }

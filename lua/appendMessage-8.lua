@@ -3,7 +3,8 @@
 -- KEYS[1] hash    conversation
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
--- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> message JSON
+-- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> the first
+--                 message's stream id (re-read from KEYS[2]); older values hold the message JSON itself
 -- KEYS[5] string  sourceId dedupe of the inbox (message JSON); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
 -- KEYS[7] zset    partition snooze schedule (a reopened conversation leaves it)
@@ -13,6 +14,7 @@
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
 -- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
 -- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
+--        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
@@ -25,7 +27,14 @@ local echoField = nil
 if a.echoId then
   echoField = a.senderType .. ':' .. a.senderId .. ':' .. a.echoId
   local first = rcall('HGET', KEYS[4], echoField)
-  if first then return { 2, first, cjson.encode(conv_view(h)) } end
+  if first then
+    if string.sub(first, 1, 1) == '{' then return { 2, first, cjson.encode(conv_view(h)) } end -- written before ids
+    local entry = rcall('XRANGE', KEYS[2], first, first)[1]
+    if not entry then return { 3, first, cjson.encode(conv_view(h)) } end
+    local m = cjson.decode(entry[2][2])
+    m.id = first
+    return { 2, cjson.encode(m), cjson.encode(conv_view(h)) }
+  end
 end
 if a.sourceId then
   local first = rcall('GET', KEYS[5])
@@ -54,7 +63,7 @@ local msg = append_log(KEYS[1], KEYS[2], a.hotTail, {
   sender = { type = a.senderType, id = a.senderId }, createdAt = a.now, uid = a.uid })
 local msgJson = cjson.encode(msg)
 if echoField then
-  rcall('HSET', KEYS[4], echoField, msgJson)
+  rcall('HSET', KEYS[4], echoField, msg.id)
   rcall('PEXPIRE', KEYS[4], a.dedupeTtlMs)
 end
 if a.sourceId then rcall('SET', KEYS[5], msgJson, 'PX', a.sourceTtlMs) end

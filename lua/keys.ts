@@ -54,7 +54,7 @@ export function keysFor(p: number) {
     contactConversation: (contactId: string, inboxId: string) => `${t}:contact:${contactId}:inbox:${inboxId}:conv`,
     conversation: (id: string) => `${t}:conv:${id}`,
     conversationLog: (id: string) => `${t}:conv:${id}:log`,
-    /** hash: "<senderType>:<senderId>:<echoId>" -> first message JSON (TTL) */
+    /** hash: "<senderType>:<senderId>:<echoId>" -> the first message's stream id (TTL) */
     conversationEchoes: (id: string) => `${t}:conv:${id}:echo`,
     /** sorted set: the flood window of a conversation's contact messages */
     conversationFlood: (id: string) => `${t}:conv:${id}:flood`,

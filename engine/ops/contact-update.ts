@@ -9,7 +9,7 @@ export const contactUpdate: Op<OpDeps> = {
     if (conn.principal.kind !== 'contact') throw new AppError('forbidden', 'contacts only')
     const patch = readContactUpdate(frame)
     const updater = createContactUpdater({ redis: deps.redis, directory: deps.directory, partitions: deps.config.partitions, now: deps.now })
-    const contact = await updater.update(conn.accountId, conn.principal.contact.id, patch)
+    const contact = await updater.update(conn.accountId, conn.principal.contactId, patch)
     if (contact === null) throw new AppError('not_found', 'no such contact')
     return { contact }
   },

@@ -11,9 +11,9 @@ export const conversationOpen: Op<OpDeps> = {
   run: async (deps, conn, frame) => {
     if (conn.principal.kind !== 'contact') throw new AppError('forbidden', 'contacts only')
     const additional = optObject(frame, 'additionalAttributes', 8192) ?? {}
-    const { contact, inbox } = conn.principal
+    const { contactId, inbox } = conn.principal
     const reply = await deps.scripts.run(createConversationCall(deps.reader.keysOf(conn.accountId), {
-      id: newId('cv'), accountId: conn.accountId, inboxId: inbox.id, contactId: contact.id, now: deps.now(), uid: newUid(),
+      id: newId('cv'), accountId: conn.accountId, inboxId: inbox.id, contactId, now: deps.now(), uid: newUid(),
       additionalAttributes: JSON.stringify(additional),
     }))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)

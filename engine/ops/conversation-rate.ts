@@ -17,9 +17,9 @@ export const conversationRate: Op<OpDeps> = {
     if (typeof score !== 'number' || !Number.isInteger(score) || score < 1 || score > 5) throw new AppError('bad_request', '`score` must be an integer from 1 to 5')
     const comment = frame['comment'] === null ? null : (optString(frame, 'comment', 2000) ?? null)
     if (!isId(conversationId, 'cv')) throw new AppError('not_found', 'no such conversation')
-    const { contact, inbox } = conn.principal
+    const { contactId, inbox } = conn.principal
     const reply = await deps.scripts.run(rateConversationCall(deps.reader.keysOf(conn.accountId), {
-      conversationId, accountId: conn.accountId, contactId: contact.id, inboxId: inbox.id, score,
+      conversationId, accountId: conn.accountId, contactId, inboxId: inbox.id, score,
       comment: comment === null || comment.trim() === '' ? null : comment, now: deps.now(), uid: newUid(),
     }))
     if (reply[0] !== 1) throw scriptError(reply)

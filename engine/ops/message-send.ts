@@ -9,6 +9,8 @@ import type { Op } from './types.js'
 /** how long a repeated echoId / sourceId returns the first message (engine/PROTOCOL.md) */
 export const DEDUPE_TTL_MS = 86_400_000
 export const SOURCE_TTL_MS = 7 * 86_400_000
+/** retry hint when a repeated echoId's first message has left the hot tail and is not archived yet */
+const ECHO_RETRY_MS = 1000
 
 export const CONTENT_TYPES = ['text', 'input_text', 'input_textarea', 'input_email', 'input_select', 'cards', 'form', 'article', 'input_csat'] as const
 
@@ -34,7 +36,7 @@ export const messageSend: Op<OpDeps> = {
     const isPrivate = optBool(frame, 'private') ?? false
     const contact = conn.principal.kind === 'contact' ? conn.principal : null
     if (contact !== null && isPrivate) throw new AppError('forbidden', 'private notes are for agents only')
-    const senderId = contact !== null ? contact.contact.id : conn.principal.kind === 'agent' ? conn.principal.agent.id : ''
+    const senderId = contact !== null ? contact.contactId : conn.principal.kind === 'agent' ? conn.principal.agent.id : ''
     const reply = await deps.scripts.run(appendMessageCall(deps.reader.keysOf(conn.accountId), {
       conversationId, inboxId: null, accountId: conn.accountId,
       senderType: contact !== null ? 'contact' : 'agent', senderId,
@@ -44,6 +46,14 @@ export const messageSend: Op<OpDeps> = {
       floodLimit: contact !== null ? contact.inbox.messagesPerMinute : 0,
       hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
     }))
+    if (reply[0] === 3) {
+      // a repeat whose first message has left the Redis hot tail: PostgreSQL has it once archived
+      const first = echoId === null ? null : await deps.reader.archivedEcho(conn.accountId, conversationId, String(reply[1]), echoId)
+      if (first === null) {
+        throw new AppError('unavailable', 'this echoId was used for a message that is not yet archived; send it again shortly', { retryAfterMs: ECHO_RETRY_MS })
+      }
+      return { message: first }
+    }
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     // a conversation reopened by the contact with nobody assigned goes round robin again
     if (reply[0] === 1 && reply[3] === 1 && contact !== null && contact.inbox.autoAssign) {

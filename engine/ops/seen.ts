@@ -20,7 +20,7 @@ export const seen: Op<OpDeps> = {
     const p = conn.principal
     const reply = await deps.scripts.run(markSeenCall(deps.reader.keysOf(conn.accountId), {
       conversationId, accountId: conn.accountId, role: p.kind,
-      viewerId: p.kind === 'agent' ? p.agent.id : p.contact.id,
+      viewerId: p.kind === 'agent' ? p.agent.id : p.contactId,
       inboxId: p.kind === 'contact' ? p.inbox.id : null,
       inboxes: deps.reader.agentInboxes(conn),
       now: deps.now(), uid: newUid(), throttleMs: deps.config.seenThrottleMs, cap: RECEIPT_CAP, slackMs: CLOCK_SLACK_MS,

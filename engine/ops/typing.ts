@@ -10,7 +10,7 @@ export const typing: Op<OpDeps> = {
     const on = frame['on']
     if (typeof on !== 'boolean') throw new AppError('bad_request', '`on` must be a boolean')
     const c = await deps.reader.reachable(conn, frame['conversationId'])
-    const sender = conn.principal.kind === 'agent' ? { type: 'agent', id: conn.principal.agent.id } : { type: 'contact', id: conn.principal.contact.id }
+    const sender = conn.principal.kind === 'agent' ? { type: 'agent', id: conn.principal.agent.id } : { type: 'contact', id: conn.principal.contactId }
     const notice = encodeNotice({ t: 'typing', a: conn.accountId, i: c.inboxId, c: c.contactId, p: 0, x: conn.id }, { conversationId: c.id, on, sender })
     await deps.redis.publish(deps.reader.keysOf(conn.accountId).fanout, notice)
     return {}

@@ -93,6 +93,49 @@ t.test('appendMessage', async (t) => {
     t.equal(await redis.xlen(k.events), events + 1, 'only the first sourceId message added an event')
   })
 
+  t.test('2: the echo hash keeps the first message id, and a repeat re-reads the message from the log', async (t) => {
+    const id = await newConversation()
+    const content = 'x'.repeat(10_000)
+    const first = await scripts.run(appendMessageCall(k, base(id, { echoId: 'big', content, contentAttributes: '{"inReplyTo":"1-0","n":[1,2.5]}' })))
+    const msg = json(first, 1)
+    t.equal(await redis.hget(k.conversationEchoes(id), 'contact:ct_1:big'), msg['id'], 'the dedupe entry is the stream id')
+    t.ok((await redis.hstrlen(k.conversationEchoes(id), 'contact:ct_1:big')) < 32, 'not the 10 KB message')
+    t.ok((await redis.pttl(k.conversationEchoes(id))) > 0, 'with its TTL')
+    await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', content: 'in between' })))
+    const again = await scripts.run(appendMessageCall(k, base(id, { echoId: 'big', content: 'retry', now: 9_000 })))
+    t.equal(again[0], 2)
+    t.same(json(again, 1), msg, 'the first message, every field, id included')
+    t.match(json(again, 2), { id, unreadCount: 1 }, 'with the conversation as it is now')
+    t.equal(await redis.xlen(k.conversationLog(id)), 2, 'nothing appended')
+    // the same echoId from another sender is another message
+    const other = await scripts.run(appendMessageCall(k, base(id, { echoId: 'big', senderType: 'agent', senderId: 'ag_1' })))
+    t.equal(other[0], 1)
+  })
+
+  t.test('2: an echo entry written before this change (the message JSON) is still answered as is', async (t) => {
+    const id = await newConversation()
+    const legacy = JSON.stringify({ id: '1-0', conversationId: id, content: 'from before', echoId: 'old' })
+    await redis.hset(k.conversationEchoes(id), 'contact:ct_1:old', legacy)
+    const r = await scripts.run(appendMessageCall(k, base(id, { echoId: 'old' })))
+    t.equal(r[0], 2)
+    t.same(json(r, 1), JSON.parse(legacy))
+    t.equal(await redis.xlen(k.conversationLog(id)), 0)
+  })
+
+  t.test('3: a repeat whose first message left the hot tail answers its id and writes nothing', async (t) => {
+    const id = await newConversation()
+    const first = json(await scripts.run(appendMessageCall(k, base(id, { echoId: 'gone', hotTail: 10 }))), 1)
+    for (let i = 0; i < 250; i++) await scripts.run(appendMessageCall(k, base(id, { senderType: 'agent', senderId: 'ag_1', hotTail: 10 })))
+    t.same(await redis.xrange(k.conversationLog(id), first['id'] as string, first['id'] as string), [], 'trimmed from the log')
+    const before = { log: await redis.xlen(k.conversationLog(id)), events: await redis.xlen(k.events), conv: await conv(id) }
+    const r = await scripts.run(appendMessageCall(k, base(id, { echoId: 'gone', hotTail: 10 })))
+    t.equal(r.length, 3)
+    t.equal(r[0], 3)
+    t.equal(r[1], first['id'], 'the first message id, for the archive lookup')
+    t.match(json(r, 2), { id }, 'and the conversation')
+    t.same({ log: await redis.xlen(k.conversationLog(id)), events: await redis.xlen(k.events), conv: await conv(id) }, before)
+  })
+
   t.test('-3: the flood rule refuses and writes nothing', async (t) => {
     const id = await newConversation()
     for (let i = 0; i < 3; i++) t.equal((await scripts.run(appendMessageCall(k, base(id, { now: 10_000 + i }))))[0], 1)
