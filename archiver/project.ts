@@ -7,7 +7,7 @@ import {
   arr, BadEventError, conversationRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
   type AccountRow, type AgentAvailabilityRow, type AgentRow, type ContactInboxRow, type ContactRow,
   type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type MessageRow,
-  type Obj, type SeenRow,
+  type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
 } from './rows.js';
 import { compareStreamIds } from './stream-id.js';
 
@@ -26,6 +26,9 @@ export type Projection = {
   contactSeen: SeenRow[];
   agentAvailability: AgentAvailabilityRow[];
   inboxSettings: InboxSettingRow[];
+  inboxProfiles: InboxProfileRow[];
+  agentProfiles: AgentProfileRow[];
+  agentRemovals: AgentRemovalRow[];
   /** events of a type the archiver does not store (counted, acknowledged) */
   ignored: number;
 };
@@ -35,7 +38,7 @@ export type Projection = {
 export const KNOWN_TYPES = new Set([
   'account.created', 'inbox.created', 'inbox.updated', 'agent.created', 'agent.updated', 'contact.created',
   'contact.updated', 'conversation.created', 'conversation.updated', 'conversation.seen', 'conversation.rated',
-  'message.created',
+  'message.created', 'agent.removed',
 ]);
 
 /** An event the archiver writes nothing for. */
@@ -77,6 +80,9 @@ export function project(events: readonly StreamEvent[]): Projection {
   const seen = new Map<string, SeenRow>();
   const availability = latest<AgentAvailabilityRow>();
   const inboxSettings = latest<InboxSettingRow>();
+  const inboxProfiles = latest<InboxProfileRow>();
+  const agentProfiles = latest<AgentProfileRow>();
+  const agentRemovals = latest<AgentRemovalRow>();
   let ignored = 0;
 
   for (const e of events) {
@@ -111,6 +117,13 @@ export function project(events: readonly StreamEvent[]): Projection {
           const ms = num(d['autoResolveAfterMs']);
           inboxSettings.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, auto_resolve_after_ms: ms, set_at: at }, e);
         }
+        if (Array.isArray(d['changed'])) {
+          const mpm = num(d['messagesPerMinute']);
+          inboxProfiles.put(id, {
+            id, account_id: str(d['accountId']) ?? e.accountId, name: str(d['name']) ?? '', allowed_origins: arr(d['allowedOrigins']),
+            messages_per_minute: mpm !== null && mpm > 0 ? Math.floor(mpm) : 200, auto_assign: d['autoAssign'] !== false, at,
+          }, e);
+        }
         break;
       }
       case 'agent.updated': {
@@ -120,6 +133,20 @@ export function project(events: readonly StreamEvent[]): Projection {
         if (value === 'online' || value === 'busy' || value === 'offline') {
           availability.put(id, { id, account_id: str(agent['accountId']) ?? e.accountId, availability: value, updated_at: at }, e);
         }
+        if (Array.isArray(d['changed'])) {
+          const max = num(agent['maxConversations']);
+          agentProfiles.put(id, {
+            id, account_id: str(agent['accountId']) ?? e.accountId, name: str(agent['name']) ?? '',
+            role: agent['role'] === 'administrator' ? 'administrator' : 'agent',
+            max_conversations: max === null ? null : Math.max(0, Math.floor(max)),
+            inbox_ids: arr(agent['inboxIds']).filter((x): x is string => typeof x === 'string' && x !== ''), at,
+          }, e);
+        }
+        break;
+      }
+      case 'agent.removed': {
+        const id = reqStr(d, 'id', what);
+        agentRemovals.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, at }, e);
         break;
       }
       case 'agent.created': {
@@ -232,6 +259,9 @@ export function project(events: readonly StreamEvent[]): Projection {
     contactSeen: [...seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
     agentAvailability: availability.list(),
     inboxSettings: inboxSettings.list(),
+    inboxProfiles: inboxProfiles.list(),
+    agentProfiles: agentProfiles.list(),
+    agentRemovals: agentRemovals.list(),
     ignored,
   };
 }

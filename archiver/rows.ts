@@ -43,6 +43,15 @@ export type CsatRow = {
 export type SeenRow = { contact_id: string; seen_at: Date };
 export type AgentAvailabilityRow = { id: string; account_id: string; availability: string; updated_at: Date };
 export type InboxSettingRow = { id: string; account_id: string; auto_resolve_after_ms: number | null; set_at: Date };
+/** An admin's change of an inbox (inbox.updated with `changed`): its settings as they now are. */
+export type InboxProfileRow = {
+  id: string; account_id: string; name: string; allowed_origins: unknown[]; messages_per_minute: number; auto_assign: boolean; at: Date;
+};
+/** An admin's change of an agent (agent.updated with `changed`): its profile and inboxes as they now are. */
+export type AgentProfileRow = {
+  id: string; account_id: string; name: string; role: string; max_conversations: number | null; inbox_ids: string[]; at: Date;
+};
+export type AgentRemovalRow = { id: string; account_id: string; at: Date };
 
 /** A malformed event: the batch writer dead-letters it instead of wedging the stream. */
 export class BadEventError extends Error {

@@ -22,7 +22,8 @@ export type ConnData = {
   readonly role: Role
   readonly accountId: string
   readonly codec: Codec
-  readonly principal: Principal
+  /** an agent's is replaced when an administrator changes the agent (server.ts, control.agent) */
+  principal: Principal
   /** the `hello` frame's data until it is sent, then null */
   hello: Record<string, unknown> | null
   garbage: number

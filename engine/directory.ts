@@ -4,10 +4,12 @@
 import type { Redis } from 'ioredis'
 import { eventFields } from '../lua/codec.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
+import { controlNotice, INBOX_CONTROL } from './control.js'
 import { newId, newSecret, newToken, newUid, sha256, tokenAccount } from './ids.js'
 import type { Account, Agent, AgentRole, Availability, Contact, Inbox } from './protocol.js'
 
 export type NewInbox = { name: string; allowedOrigins: string[]; messagesPerMinute: number; autoAssign: boolean }
+export type InboxPatch = Partial<NewInbox>
 export type NewAgent = { name: string; role: AgentRole; inboxIds: string[]; maxConversations: number | null }
 export type AgentRecord = Omit<Agent, 'online'>
 export type ContactPatch = { name?: string; email?: string; phone?: string; customAttributes?: Record<string, unknown> }
@@ -45,7 +47,8 @@ function inboxFrom(h: Hash): Inbox | null {
 }
 
 function agentFrom(h: Hash): AgentRecord | null {
-  if (h['id'] === undefined || h['accountId'] === undefined) return null
+  // a removed agent's hash stays (its name labels its past messages) but it is no agent any more
+  if (h['id'] === undefined || h['accountId'] === undefined || (h['removedAt'] ?? '') !== '') return null
   return {
     id: h['id'],
     accountId: h['accountId'],
@@ -132,8 +135,39 @@ export function createDirectory(deps: {
       .hset(k.websites, inbox.websiteToken, inbox.id)
       .hset(k.tokens, sha256(apiToken), `api:${inbox.id}`)
       .xadd(k.events, '*', ...eventFields('inbox.created', accountId, newUid(), inbox.createdAt, archived))
+      .publish(k.fanout, controlNotice(INBOX_CONTROL, accountId, { inboxId: inbox.id }))
       .exec()
     return { inbox, apiToken }
+  }
+
+  /** Changes an inbox's settings; null when it is not an inbox of the account. */
+  async function updateInbox(accountId: string, inboxId: string, patch: InboxPatch): Promise<{ inbox: Inbox; changed: string[] } | null> {
+    const current = await getInbox(accountId, inboxId)
+    if (current === null) return null
+    const next: Inbox = { ...current }
+    const changed: string[] = []
+    for (const f of ['name', 'allowedOrigins', 'messagesPerMinute', 'autoAssign'] as const) {
+      const v = patch[f]
+      if (v === undefined || JSON.stringify(v) === JSON.stringify(current[f])) continue
+      ;(next as Record<string, unknown>)[f] = v
+      changed.push(f)
+    }
+    if (changed.length === 0) return { inbox: current, changed }
+    const k = keysOf(accountId)
+    const ts = now()
+    const { hmacSecret: _secret, ...archived } = next
+    await redis.multi()
+      .hset(k.inbox(inboxId), {
+        name: next.name, allowedOrigins: JSON.stringify(next.allowedOrigins), messagesPerMinute: String(next.messagesPerMinute),
+        autoAssign: next.autoAssign ? '1' : '0', updatedAt: String(ts),
+      })
+      .xadd(k.events, '*', ...eventFields('inbox.updated', accountId, newUid(), ts, { ...archived, changed }))
+      .exec()
+    return { inbox: next, changed }
+  }
+
+  async function accountInboxIds(accountId: string): Promise<string[]> {
+    return redis.smembers(keysOf(accountId).accountInboxes(accountId))
   }
 
   async function getAgent(accountId: string, agentId: string): Promise<AgentRecord | null> {
@@ -263,7 +297,7 @@ export function createDirectory(deps: {
   }
 
   return {
-    keysOf, getAccount, createAccount, getInbox, createInbox, getAgent, listAgents, createAgent,
+    keysOf, getAccount, createAccount, getInbox, createInbox, updateInbox, accountInboxIds, getAgent, listAgents, createAgent,
     findAgentByToken, findInboxByApiToken, findInboxByWebsiteToken, contactHash, getContact, createContact,
     findContactByIdentifier, inboxAgentIds,
   }

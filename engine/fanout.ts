@@ -31,6 +31,8 @@ export function createFanout(deps: {
   deliver: (ws: Socket, payload: string | Buffer, isBinary: boolean) => void
   /** presence notices, after agents got them: the engine recomputes inboxes' agentsOnline */
   onPresence?: (n: Notice) => void
+  /** control notices (engine/control.ts): for the engine, never for clients */
+  onControl?: (n: Notice) => void
 }) {
   // A topic's local sockets: most topics (a contact's widget) have one, held without a Set; a
   // shared topic's Set carries its name, so its sockets' lists point at one string, not a copy each.
@@ -52,16 +54,37 @@ export function createFanout(deps: {
     memberOf.set(ws, list === undefined ? [name] : list.concat(name))
   }
 
-  function unsubscribeAll(ws: Socket): void {
-    for (const topic of memberOf.get(ws) ?? []) {
-      const members = topics.get(topic)
-      if (members === ws) topics.delete(topic)
-      else if (members instanceof Set) {
-        members.delete(ws)
-        if (members.size === 1) for (const only of members) topics.set(topic, only)
-      }
+  /** Takes the socket off a topic's members (its own topic list is the caller's to update). */
+  function leave(ws: Socket, topic: string): void {
+    const members = topics.get(topic)
+    if (members === ws) topics.delete(topic)
+    else if (members instanceof Set) {
+      members.delete(ws)
+      if (members.size === 1) for (const only of members) topics.set(topic, only)
     }
+  }
+
+  function unsubscribeAll(ws: Socket): void {
+    for (const topic of memberOf.get(ws) ?? []) leave(ws, topic)
     memberOf.delete(ws)
+  }
+
+  function unsubscribe(ws: Socket, topic: string): void {
+    const list = memberOf.get(ws)
+    if (list === undefined || !list.includes(topic)) return
+    leave(ws, topic)
+    memberOf.set(ws, list.filter((t) => t !== topic))
+  }
+
+  /** A topic's local sockets (a copy: safe to change subscriptions while walking it). */
+  function members(topic: string): Socket[] {
+    const m = topics.get(topic)
+    return m === undefined ? [] : m instanceof Set ? [...m] : [m]
+  }
+
+  /** The topics a socket is subscribed to. */
+  function topicsOf(ws: Socket): readonly string[] {
+    return memberOf.get(ws) ?? []
   }
 
   /** How many local sockets a topic has. */
@@ -87,6 +110,10 @@ export function createFanout(deps: {
   /** Delivers one notice to the local sockets allowed to see it. */
   function dispatch(n: Notice): void {
     const { header: h } = n
+    if (h.t.startsWith('control.')) {
+      deps.onControl?.(n)
+      return
+    }
     const payload = eventPayload(h.t, n.data)
     if (h.t === 'presence.updated') {
       send(accountTopic(h.a), payload)
@@ -121,7 +148,7 @@ export function createFanout(deps: {
     await deps.sub.subscribe(...channels)
   }
 
-  return { subscribe, unsubscribeAll, count, start, dispatch, send }
+  return { subscribe, unsubscribe, unsubscribeAll, members, topicsOf, count, start, dispatch, send }
 }
 
 export type Fanout = ReturnType<typeof createFanout>

@@ -28,6 +28,8 @@ export const CLOSE = {
   tooBig: 1009,
   /** the node is shutting down or restarting: reconnect (to any node) and `resume` */
   reconnect: 1012,
+  /** the credentials went away (agent removed, token rotated): do not reconnect with them */
+  revoked: 4001,
   /** the client stopped reading and its buffer passed the bound: reconnect and `resume` */
   slowConsumer: 4008,
 } as const

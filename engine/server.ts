@@ -20,6 +20,8 @@ import { createEviction, createRetentionMetrics, evictionIntervalMs } from './ev
 import { createRehydrator, withRehydration } from './rehydrate.js'
 import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout.js'
 import { createAssignment } from './assignment.js'
+import { createAgentAdmin } from './agents.js'
+import { AGENT_CONTROL, INBOX_CONTROL, type AgentControl, type InboxControl } from './control.js'
 import type { OpDeps } from './ops/deps.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
@@ -170,9 +172,44 @@ export function createEngine(deps: EngineDeps) {
       fanoutRef?.send(widgetsTopic(inboxId), payloadOf({ op: 'event', type: 'presence.updated', data: { agentsOnline: online } }))
     }
   }
+  // an administrator changed an agent or added an inbox: local sockets follow at once
+  const onControl = async (n: Notice) => {
+    const accountId = n.header.a
+    const agentSockets = fanout.members(accountTopic(accountId))
+    if (n.header.t === INBOX_CONTROL) {
+      const { inboxId } = JSON.parse(n.data) as InboxControl
+      for (const ws of agentSockets) {
+        const conn = ws.getUserData()
+        if (!conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.role === 'administrator') fanout.subscribe(ws, inboxTopic(inboxId))
+      }
+      return
+    }
+    if (n.header.t !== AGENT_CONTROL) return
+    const { agentId, revoked } = JSON.parse(n.data) as AgentControl
+    const mine = agentSockets.filter((ws) => {
+      const conn = ws.getUserData()
+      return !conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.id === agentId
+    })
+    if (mine.length === 0) return
+    const agent = revoked ? null : await directory.getAgent(accountId, agentId)
+    if (agent === null) {
+      for (const ws of mine) sockets.end(ws, CLOSE.revoked, 'credentials revoked: sign in again')
+      return
+    }
+    const inboxes = agent.role === 'administrator' ? await directory.accountInboxIds(accountId) : agent.inboxIds
+    const wanted = new Set(inboxes.map(inboxTopic))
+    for (const ws of mine) {
+      const conn = ws.getUserData()
+      if (conn.closed) continue
+      conn.principal = { kind: 'agent', agent }
+      for (const topic of fanout.topicsOf(ws)) if (topic.startsWith(inboxTopic('')) && !wanted.has(topic)) fanout.unsubscribe(ws, topic)
+      for (const topic of wanted) fanout.subscribe(ws, topic)
+    }
+  }
   const fanout = createFanout({
     sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver,
     onPresence: (n) => { onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
+    onControl: (n) => { onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
   })
   fanoutRef = fanout
 
@@ -193,6 +230,7 @@ export function createEngine(deps: EngineDeps) {
   registerHealthRoutes(app, { metrics, checkReady })
   registerAdminRoutes(app, {
     sql: deps.sql,
+    agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
   })

@@ -200,6 +200,14 @@ export function createSockets<Deps>(opts: {
     },
   }
 
+  /** Closes one socket now; frames still queued for it are dropped. */
+  function end(ws: Socket, code: number, reason: string): void {
+    const conn = ws.getUserData()
+    if (conn.closed) return
+    conn.closed = true
+    ws.end(code, reason)
+  }
+
   /** Graceful shutdown: every socket gets the "reconnect" close code. */
   function closeAll(code: number, reason: string): void {
     flush()
@@ -212,7 +220,7 @@ export function createSockets<Deps>(opts: {
     }
   }
 
-  return { behavior, send, deliver, live, closeAll }
+  return { behavior, send, deliver, live, end, closeAll }
 }
 
 export type Sockets = ReturnType<typeof createSockets>

@@ -2,6 +2,7 @@
 // constant time; bad bodies get 400 with a code. Successful creates answer 200 with the object.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js'
 import { readAutoResolve } from '../auto-resolve.js'
+import type { AgentAdmin } from '../agents.js'
 import type { Directory } from '../directory.js'
 import { AppError, toAppError } from '../errors.js'
 import { isId, safeEqual } from '../ids.js'
@@ -19,7 +20,7 @@ export type RouteHandler = (req: RouteRequest) => Promise<unknown>
 
 /** Registers a JSON route: copies what it needs from the request synchronously, then awaits. */
 export function jsonRoute(
-  app: TemplatedApp, deps: { log: Logger; metrics: Metrics }, method: 'get' | 'post', pattern: string, params: number,
+  app: TemplatedApp, deps: { log: Logger; metrics: Metrics }, method: 'get' | 'post' | 'patch' | 'del', pattern: string, params: number,
   handler: RouteHandler,
 ): void {
   app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
@@ -28,7 +29,7 @@ export function jsonRoute(
     const query = req.getQuery() ?? ''
     const values: string[] = []
     for (let i = 0; i < params; i++) values.push(decodeURIComponent(req.getParameter(i) ?? ''))
-    const body = method === 'post' ? readJsonBody(res, state, BODY_LIMIT) : Promise.resolve({})
+    const body = method === 'post' || method === 'patch' ? readJsonBody(res, state, BODY_LIMIT) : Promise.resolve({})
     body
       .then((b) => handler({ params: values, body: b, authorization, query }))
       .then((out) => sendJson(res, state, '200 OK', out))
@@ -46,8 +47,37 @@ export function bearer(authorization: string): string {
   return m?.[1] ?? ''
 }
 
+/** The inbox settings of a create or update body: each undefined when absent. */
+function readInboxSettings(body: Record<string, unknown>) {
+  const allowedOrigins = optStringArray(body, 'allowedOrigins', 100, 2048)
+  for (const origin of allowedOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new AppError('bad_request', `\`allowedOrigins\` entry ${JSON.stringify(origin)} is not an origin like https://example.com`)
+  }
+  return {
+    allowedOrigins,
+    messagesPerMinute: optInt(body, 'messagesPerMinute', 1, 1_000_000),
+    autoAssign: optBool(body, 'autoAssign'),
+    autoResolveAfterMs: readAutoResolve(body),
+  }
+}
+
+/** The agent fields of a create or update body (inboxIds checked against the account): each undefined when absent. */
+async function readAgentFields(directory: Directory, accountId: string, body: Record<string, unknown>) {
+  const role = oneOf(body, 'role', ['administrator', 'agent'] as const)
+  const inboxIds = optStringArray(body, 'inboxIds', 1000)
+  for (const inboxId of inboxIds ?? []) {
+    const inbox = isId(inboxId, 'in') ? await directory.getInbox(accountId, inboxId) : null
+    if (inbox === null) throw new AppError('bad_request', `inbox ${JSON.stringify(inboxId)} is not an inbox of this account`)
+  }
+  const maxRaw = body['maxConversations']
+  const maxConversations = maxRaw === null ? null : optInt(body, 'maxConversations', 1, 1_000_000)
+  return { role, inboxIds: inboxIds === undefined ? undefined : [...new Set(inboxIds)], maxConversations }
+}
+
 export function registerAdminRoutes(
   app: TemplatedApp, deps: { sql: Sql | null; directory: Directory; adminToken: string; log: Logger; metrics: Metrics; messagesPerMinuteDefault: number
+    /** agent updates, removal and token rotation (engine/agents.ts) */
+    agents?: AgentAdmin
     /** stores an inbox's auto-resolve window (engine/auto-resolve.ts) */
     setAutoResolve?: (accountId: string, inboxId: string, afterMs: number | null) => Promise<void> },
 ): void {
@@ -70,32 +100,65 @@ export function registerAdminRoutes(
   jsonRoute(app, deps, 'post', '/api/v1/accounts/:accountId/inboxes', 1, admin(async ({ params, body }) => {
     const acct = await account(params[0])
     const name = reqString(body, 'name')
-    const allowedOrigins = optStringArray(body, 'allowedOrigins', 100, 2048) ?? []
-    for (const origin of allowedOrigins) {
-      if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new AppError('bad_request', `\`allowedOrigins\` entry ${JSON.stringify(origin)} is not an origin like https://example.com`)
-    }
-    const messagesPerMinute = optInt(body, 'messagesPerMinute', 1, 1_000_000) ?? deps.messagesPerMinuteDefault
-    const autoAssign = optBool(body, 'autoAssign') ?? true
-    const autoResolveAfterMs = readAutoResolve(body) ?? null
-    const { inbox, apiToken } = await directory.createInbox(acct.id, { name, allowedOrigins, messagesPerMinute, autoAssign })
+    const s = readInboxSettings(body)
+    const autoResolveAfterMs = s.autoResolveAfterMs ?? null
+    const { inbox, apiToken } = await directory.createInbox(acct.id, {
+      name, allowedOrigins: s.allowedOrigins ?? [], messagesPerMinute: s.messagesPerMinute ?? deps.messagesPerMinuteDefault, autoAssign: s.autoAssign ?? true,
+    })
     if (autoResolveAfterMs !== null) await deps.setAutoResolve?.(acct.id, inbox.id, autoResolveAfterMs)
     return { inbox: { ...inbox, apiToken, autoResolveAfterMs } }
+  }))
+
+  jsonRoute(app, deps, 'patch', '/api/v1/accounts/:accountId/inboxes/:inboxId', 2, admin(async ({ params, body }) => {
+    const acct = await account(params[0])
+    const name = body['name'] === undefined ? undefined : reqString(body, 'name')
+    const { autoResolveAfterMs, ...s } = readInboxSettings(body)
+    const patch = Object.fromEntries(Object.entries({ name, ...s }).filter(([, v]) => v !== undefined))
+    const updated = isId(params[1], 'in') ? await directory.updateInbox(acct.id, params[1], patch) : null
+    if (updated === null) throw new AppError('not_found', 'no such inbox')
+    if (autoResolveAfterMs !== undefined) await deps.setAutoResolve?.(acct.id, updated.inbox.id, autoResolveAfterMs)
+    const stored = await directory.getInbox(acct.id, updated.inbox.id)
+    return { inbox: stored ?? updated.inbox }
   }))
 
   jsonRoute(app, deps, 'post', '/api/v1/accounts/:accountId/agents', 1, admin(async ({ params, body }) => {
     const acct = await account(params[0])
     const name = reqString(body, 'name')
-    const role = oneOf(body, 'role', ['administrator', 'agent'] as const) ?? 'agent'
-    const inboxIds = optStringArray(body, 'inboxIds', 1000)
-    if (inboxIds === undefined) throw new AppError('bad_request', '`inboxIds` is required (an array of inbox ids, may be empty)')
-    for (const inboxId of inboxIds) {
-      const inbox = isId(inboxId, 'in') ? await directory.getInbox(acct.id, inboxId) : null
-      if (inbox === null) throw new AppError('bad_request', `inbox ${JSON.stringify(inboxId)} is not an inbox of this account`)
-    }
-    const maxRaw = body['maxConversations']
-    const maxConversations = maxRaw === null ? null : (optInt(body, 'maxConversations', 1, 1_000_000) ?? null)
-    const { agent, token } = await directory.createAgent(acct.id, { name, role, inboxIds: [...new Set(inboxIds)], maxConversations })
+    const f = await readAgentFields(directory, acct.id, body)
+    if (f.inboxIds === undefined) throw new AppError('bad_request', '`inboxIds` is required (an array of inbox ids, may be empty)')
+    const { agent, token } = await directory.createAgent(acct.id, {
+      name, role: f.role ?? 'agent', inboxIds: f.inboxIds, maxConversations: f.maxConversations ?? null,
+    })
     return { agent: { ...agent, online: false }, token }
+  }))
+
+  const agentAdmin = () => {
+    if (deps.agents === undefined) throw new AppError('internal', 'agent administration is not wired')
+    return deps.agents
+  }
+  const agentId = (id: string | undefined): string => {
+    if (!isId(id, 'ag')) throw new AppError('not_found', 'no such agent')
+    return id
+  }
+
+  jsonRoute(app, deps, 'patch', '/api/v1/accounts/:accountId/agents/:agentId', 2, admin(async ({ params, body }) => {
+    const acct = await account(params[0])
+    const name = body['name'] === undefined ? undefined : reqString(body, 'name')
+    const f = await readAgentFields(directory, acct.id, body)
+    const patch = Object.fromEntries(Object.entries({ name, ...f }).filter(([, v]) => v !== undefined))
+    const { agent, released } = await agentAdmin().update(acct.id, agentId(params[1]), patch)
+    return { agent, unassigned: released }
+  }))
+
+  jsonRoute(app, deps, 'del', '/api/v1/accounts/:accountId/agents/:agentId', 2, admin(async ({ params }) => {
+    const acct = await account(params[0])
+    const { released } = await agentAdmin().remove(acct.id, agentId(params[1]))
+    return { removed: true, unassigned: released }
+  }))
+
+  jsonRoute(app, deps, 'post', '/api/v1/accounts/:accountId/agents/:agentId/token', 2, admin(async ({ params }) => {
+    const acct = await account(params[0])
+    return { token: await agentAdmin().rotateToken(acct.id, agentId(params[1])) }
   }))
 
   jsonRoute(app, deps, 'get', '/api/v1/accounts/:accountId/reports/summary', 1, admin(async ({ params, query }) => {

@@ -192,6 +192,51 @@ t.test('agent availability and inbox auto-resolve updates: the newest wins, what
   t.same(await f.sql`select auto_resolve_after_ms from inboxes where id = ${inboxId}`, [{ auto_resolve_after_ms: null }]);
 });
 
+t.test('admin changes: agent profile and inboxes, removal, inbox settings; newest wins whatever the commit order', async (t) => {
+  const accountId = newId('a');
+  const [in1, in2, in3] = [newId('in'), newId('in'), newId('in')];
+  const agentId = newId('ag');
+  const inboxEvent = (id: string, name: string) => ({ id, accountId, name, websiteToken: `${id}.tok`, allowedOrigins: [], messagesPerMinute: 5, autoAssign: true, createdAt: T0 });
+  await writeBatch(f.sql, 14, [
+    entry('1-0', 'account.created', accountId, T0, { id: accountId, name: 'Co', createdAt: T0 }),
+    entry('1-1', 'inbox.created', accountId, T0, inboxEvent(in1, 'One')),
+    entry('1-2', 'inbox.created', accountId, T0, inboxEvent(in2, 'Two')),
+  ]);
+  const created = { id: agentId, accountId, name: 'Bo', role: 'agent', availability: 'online', inboxIds: [in1, in2], maxConversations: null };
+  const changed = { agent: { ...created, name: 'Bea', role: 'administrator', inboxIds: [in2, in3], maxConversations: 4 }, changed: ['name', 'role', 'inboxIds', 'maxConversations'] };
+  // the change commits first (another archiver holds the creation), then the creation
+  await writeBatch(f.sql, 14, [entry('3-0', 'agent.updated', accountId, T0 + 20, changed)]);
+  await writeBatch(f.sql, 14, [entry('2-0', 'agent.created', accountId, T0 + 10, created)]);
+  t.same(await f.sql`select name, role, max_conversations from agents where id = ${agentId}`, [{ name: 'Bea', role: 'administrator', max_conversations: 4 }], 'the older creation changes nothing');
+  const members = async () => (await f.sql`select inbox_id from inbox_members where agent_id = ${agentId} order by inbox_id`).map((r) => r['inbox_id']);
+  t.same(await members(), [in2, in3].sort(), 'the memberships as the change lists them, not the creation\'s');
+  t.equal(await f.count('inboxes', f.sql`id = ${in3}`), 1, 'a placeholder for an inbox not archived yet');
+
+  // an availability change does not touch the profile, nor the profile the availability
+  await writeBatch(f.sql, 14, [entry('4-0', 'agent.updated', accountId, T0 + 30, { agent: { id: agentId, accountId, availability: 'busy', online: true } })]);
+  t.same(await f.sql`select name, availability from agents where id = ${agentId}`, [{ name: 'Bea', availability: 'busy' }]);
+  // an older profile change committed late changes nothing
+  await writeBatch(f.sql, 14, [entry('2-5', 'agent.updated', accountId, T0 + 15, { ...changed, agent: { ...changed.agent, name: 'Old', inboxIds: [in1] } })]);
+  t.same(await f.sql`select name from agents where id = ${agentId}`, [{ name: 'Bea' }]);
+  t.same(await members(), [in2, in3].sort());
+
+  await writeBatch(f.sql, 14, [entry('5-0', 'agent.removed', accountId, T0 + 40, { id: agentId, accountId })]);
+  const [row] = await f.sql`select removed_at, name from agents where id = ${agentId}`;
+  t.equal((row?.['removed_at'] as Date).getTime(), T0 + 40, 'removed, the row kept');
+  t.same(await members(), [], 'no memberships after removal');
+  await writeBatch(f.sql, 14, [entry('2-0', 'agent.created', accountId, T0 + 10, created)]);
+  t.same(await members(), [], 'a replayed creation does not bring them back');
+
+  // inbox settings: the change wins over a creation committed after it
+  const inboxChange = { ...inboxEvent(in3, 'Three'), allowedOrigins: ['https://x.test'], messagesPerMinute: 9, autoAssign: false, changed: ['name', 'allowedOrigins', 'messagesPerMinute', 'autoAssign'] };
+  await writeBatch(f.sql, 14, [entry('6-0', 'inbox.updated', accountId, T0 + 50, inboxChange)]);
+  await writeBatch(f.sql, 14, [entry('1-3', 'inbox.created', accountId, T0, inboxEvent(in3, 'Drei'))]);
+  t.same(await f.sql`select name, website_token, allowed_origins, messages_per_minute, auto_assign from inboxes where id = ${in3}`,
+    [{ name: 'Three', website_token: `${in3}.tok`, allowed_origins: ['https://x.test'], messages_per_minute: 9, auto_assign: false }],
+    'the creation fills the token in, the change keeps its settings');
+  t.equal(await f.count('archiver_dead_letters', f.sql`partition = 14`), 0);
+});
+
 t.test('an event type the archiver does not know: its conversation is kept, the rest acknowledged', async (t) => {
   const conv = { id: newId('cv'), displayId: 901, accountId: f.account.id, inboxId: f.inbox.id, contactId: f.contact.id, status: 'open', assigneeId: f.agent.id, createdAt: T0, lastActivityAt: T0 + 5 };
   const r = await writeBatch(f.sql, 14, [
