@@ -3,7 +3,7 @@
 // id is `not_found` (its existence is not revealed); a same-account object out of reach is `forbidden`.
 import type { Redis } from 'ioredis'
 import type { Sql } from 'postgres'
-import { historyBefore, messageFromRow } from './archive/history.js'
+import { archivedMessage, historyBefore } from './archive/history.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import type { ConnData } from './connection.js'
 import type { Directory } from './directory.js'
@@ -14,7 +14,6 @@ import { conversationFromHash, messageFromEntry, visibleTo, withStatus, type Con
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/
 
-type ArchivedRow = Parameters<typeof messageFromRow>[0]
 
 export function parseStreamId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !STREAM_ID.test(value)) throw new AppError('bad_request', `\`${field}\` must be a message id like "1732212345678-0"`)
@@ -122,14 +121,7 @@ export function createConversationReader(deps: {
    */
   async function archivedEcho(accountId: string, conversationId: string, id: string, echoId: string): Promise<Message | null> {
     if (deps.sql === undefined || deps.sql === null) return null
-    const [row] = await deps.sql<ArchivedRow[]>`
-      select stream_id, conversation_id, account_id, inbox_id, type, content, content_type, content_attributes,
-             private, echo_id, source_id, status, sender_type, sender_id, created_at, uid
-        from messages
-       where conversation_id = ${conversationId} and stream_id = ${id} and account_id = ${accountId} and echo_id = ${echoId}
-       order by created_at
-       limit 1`
-    return row === undefined ? null : (messageFromRow(row) as unknown as Message)
+    return (await archivedMessage(deps.sql, { accountId, conversationId, id, echoId })) as unknown as Message | null
   }
 
   /** Everything after `after`, in order; complete while `after` lies in the hot tail. */

@@ -234,7 +234,7 @@ export function createEngine(deps: EngineDeps) {
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
   })
-  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator })
+  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql })
   const scheduler = createScheduler({
     scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,
     onReopened: (c) => assignReopened({ directory, assignment }, c),

@@ -5,7 +5,8 @@
 -- KEYS[3] stream  partition events
 -- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> the first
 --                 message's stream id (re-read from KEYS[2]); older values hold the message JSON itself
--- KEYS[5] string  sourceId dedupe of the inbox (message JSON); unused when there is no sourceId
+-- KEYS[5] string  sourceId dedupe of the inbox: "<conversationId> <messageId>" of the first message (message
+--                  JSON when written by an older version); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
 -- KEYS[7] zset    partition snooze schedule (a reopened conversation leaves it)
 -- KEYS[8] channel partition fan-out (PUBLISH)
@@ -15,6 +16,7 @@
 -- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
 -- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
+--        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
@@ -37,8 +39,9 @@ if a.echoId then
   end
 end
 if a.sourceId then
+  -- the caller resolves it (the first message may live in another conversation's log, or only in PostgreSQL)
   local first = rcall('GET', KEYS[5])
-  if first then return { 2, first, cjson.encode(conv_view(h)) } end
+  if first then return { 5, first } end
 end
 
 -- flood rule: a contact's messages in this conversation within a sliding minute
@@ -66,7 +69,7 @@ if echoField then
   rcall('HSET', KEYS[4], echoField, msg.id)
   rcall('PEXPIRE', KEYS[4], a.dedupeTtlMs)
 end
-if a.sourceId then rcall('SET', KEYS[5], msgJson, 'PX', a.sourceTtlMs) end
+if a.sourceId then rcall('SET', KEYS[5], h.id .. ' ' .. msg.id, 'PX', a.sourceTtlMs) end
 if incoming then
   rcall('ZADD', KEYS[6], a.now, a.uid)
   rcall('PEXPIRE', KEYS[6], 60000)

@@ -97,3 +97,23 @@ export async function historyBefore(sql: Sql, q: HistoryQuery): Promise<{ messag
   const more = rows.length > limit
   return { messages: rows.slice(0, limit).reverse().map(messageFromRow), more }
 }
+
+/**
+ * One archived message by its conversation and message id, and the echoId or sourceId a repeat
+ * names (so a stream id reused after a failover never answers for another message); null when the
+ * archive does not hold it (yet).
+ */
+export async function archivedMessage(
+  sql: Sql, q: { accountId: string; conversationId: string; id: string } & ({ echoId: string } | { sourceId: string }),
+): Promise<ArchivedMessage | null> {
+  const [row] = await sql<Row[]>`
+    select stream_id, conversation_id, account_id, inbox_id, type, content, content_type, content_attributes,
+           private, echo_id, source_id, status, sender_type, sender_id, created_at, uid
+      from messages
+     where conversation_id = ${q.conversationId} and stream_id = ${q.id} and account_id = ${q.accountId}
+       and ${'echoId' in q ? sql`echo_id = ${q.echoId}` : sql`source_id = ${q.sourceId}`}
+     order by created_at
+     limit 1`
+  return row === undefined ? null : messageFromRow(row)
+}
+

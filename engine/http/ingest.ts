@@ -3,11 +3,13 @@
 // the inbox or opens one, and appends the message as the contact's. `sourceId` is unique per inbox:
 // a repeat returns the first message (and its conversation) and writes nothing.
 import type { Redis } from 'ioredis'
+import type { Sql } from 'postgres'
 import type { TemplatedApp } from 'uWebSockets.js'
 import { appendMessageCall, createConversationCall, json, type Scripts } from '../../lua/scripts.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { createContactUpdater } from '../contacts.js'
-import { conversationFromHash } from '../views.js'
+import { archivedMessage } from '../archive/history.js'
+import { conversationFromHash, messageFromEntry } from '../views.js'
 import type { Assignment } from '../assignment.js'
 import type { Directory } from '../directory.js'
 import { AppError } from '../errors.js'
@@ -35,7 +37,12 @@ export type IngestDeps = {
   now: () => number
   /** a repeat whose conversation was evicted meanwhile brings it back from PostgreSQL */
   rehydrator?: Rehydrator | null
+  /** a repeat whose first message has left the Redis hot tail is read from PostgreSQL */
+  sql?: Sql | null
 }
+
+/** How long a client waits before asking again about a first message not archived yet. */
+const SOURCE_RETRY_MS = 1000
 
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
@@ -66,12 +73,29 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
       return c
     }
 
+    /**
+     * The first message of a repeated sourceId and its conversation, from the dedupe value
+     * "<conversationId> <messageId>": read from the conversation log, or from PostgreSQL once it
+     * left the hot tail (`unavailable` until the archive has it). A value written by an older
+     * version is the message JSON itself.
+     */
+    const firstOf = async (value: string) => {
+      if (value.startsWith('{')) {
+        const message = JSON.parse(value) as Record<string, unknown>
+        return { message, conversation: await loadConversation(message['conversationId']) }
+      }
+      const [conversationId = '', id = ''] = value.split(' ')
+      const conversation = await loadConversation(conversationId)
+      const [entry] = (await redis.xrange(k.conversationLog(conversationId), id, id)) as [string, string[]][]
+      const live = entry === undefined ? null : messageFromEntry(entry[0], entry[1])
+      const message = live ?? (deps.sql == null ? null : await archivedMessage(deps.sql, { accountId, conversationId, id, sourceId }))
+      if (message === null) throw new AppError('unavailable', 'this sourceId was used for a message that is not yet archived; send it again shortly', { retryAfterMs: SOURCE_RETRY_MS })
+      return { message, conversation }
+    }
+
     // a repeat never opens a conversation: answer from the dedupe key before anything is written
     const first = await redis.get(k.sourceDedupe(inbox.id, sourceId))
-    if (first !== null) {
-      const message = JSON.parse(first) as Record<string, unknown>
-      return { message, conversation: await loadConversation(message['conversationId']) }
-    }
+    if (first !== null) return firstOf(first)
 
     let contact = await directory.findContactByIdentifier(accountId, identifier)
     contact ??= await directory.createContact(accountId, inbox.id, identifier)
@@ -94,6 +118,8 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
       now, uid: newUid(), reopenUid: newUid(), floodLimit: inbox.messagesPerMinute,
       hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
     }))
+    // the same sourceId raced in from another request meanwhile
+    if (reply[0] === 5) return firstOf(String(reply[1]))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     const message = json(reply, 1)
     let conversation = reply[0] === 1 || message['conversationId'] === conversationId

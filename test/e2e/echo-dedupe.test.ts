@@ -24,15 +24,29 @@ async function trimmedFirstMessage(t: { teardown(fn: () => unknown): void }, eng
   const convId = (await widget.request('conversation.open'))['data'].conversation.id as string
   const first = (await widget.request('message.send', { conversationId: convId, content: 'my first question', echoId: 'w-1' }))['data'].message
   const whileHot = (await widget.request('message.send', { conversationId: convId, content: 'retry while hot', echoId: 'w-1' }))['data'].message
-  for (let i = 0; i < LATER; i++) await agent.request('message.send', { conversationId: convId, content: `answer ${i}` })
-  return { widget, convId, first, whileHot, accountId: tenant.account['id'] as string }
+  // the same for the API channel's sourceId
+  const ingest = () => fetch(`${engine.http}/api/v1/inboxes/${tenant.inbox['id'] as string}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tenant.inbox['apiToken'] as string}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ sourceId: 'api-1', contact: { identifier: 'cust-1' }, content: 'from the API' }),
+  }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, any> })) // eslint-disable-line @typescript-eslint/no-explicit-any
+  const apiFirst = await ingest()
+  const apiConv = apiFirst.body['conversation']['id'] as string
+  const apiWhileHot = await ingest()
+  for (let i = 0; i < LATER; i++) {
+    await agent.request('message.send', { conversationId: convId, content: `answer ${i}` })
+    await agent.request('message.send', { conversationId: apiConv, content: `api answer ${i}` })
+  }
+  return { widget, convId, first, whileHot, accountId: tenant.account['id'] as string, ingest, apiFirst, apiWhileHot }
 }
 
 t.test('without the archive: unavailable with retryAfterMs, nothing written', async (t) => {
   const redis = await startTestRedis(t)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { HOT_TAIL, OPS_PER_SECOND: '100000' } })
-  const { widget, convId, first, whileHot } = await trimmedFirstMessage(t, engine)
+  const { widget, convId, first, whileHot, ingest, apiFirst, apiWhileHot } = await trimmedFirstMessage(t, engine)
   t.same(whileHot, first, 'while in the hot tail: the first message, re-read from the log')
+  t.same(apiWhileHot, apiFirst, 'a repeated sourceId while hot: the same answer, re-read from the log')
+  t.match(await ingest(), { status: 503, body: { error: { code: 'unavailable', retryAfterMs: 1000 } } }, 'a repeated sourceId after the trim: retry later')
   const r = await widget.request('message.send', { conversationId: convId, content: 'retry after the trim', echoId: 'w-1' })
   t.match(r, { ok: false, error: { code: 'unavailable', retryAfterMs: 1000 } })
   await widget.request('ping')
@@ -50,7 +64,7 @@ t.test('with the archive: the first message, from PostgreSQL', async (t) => {
   })
   await pollUntil(`http://127.0.0.1:${archiverPort}/readyz`, (r) => r.status === 200)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { HOT_TAIL, OPS_PER_SECOND: '100000', DATABASE_URL: pg.url } })
-  const { widget, convId, first, whileHot, accountId } = await trimmedFirstMessage(t, engine)
+  const { widget, convId, first, whileHot, accountId, ingest, apiFirst } = await trimmedFirstMessage(t, engine)
   t.same(whileHot, first, 'while in the hot tail: the first message, re-read from the log')
   const client = new Redis(redis.url)
   t.teardown(() => client.quit())
@@ -59,7 +73,7 @@ t.test('with the archive: the first message, from PostgreSQL', async (t) => {
   const deadline = Date.now() + 20_000
   for (;;) {
     const text = await (await fetch(`http://127.0.0.1:${archiverPort}/metrics`)).text()
-    if (Number(/parley_archiver_rows_total\{table="messages"\} (\d+)/.exec(text)?.[1] ?? 0) >= LATER + 1 || Date.now() > deadline) break
+    if (Number(/parley_archiver_rows_total\{table="messages"\} (\d+)/.exec(text)?.[1] ?? 0) >= 2 * LATER + 2 || Date.now() > deadline) break
     await new Promise((r) => setTimeout(r, 100))
   }
   const r = await widget.request('message.send', { conversationId: convId, content: 'retry after the trim', echoId: 'w-1' })
@@ -67,4 +81,8 @@ t.test('with the archive: the first message, from PostgreSQL', async (t) => {
   t.match(r['data'].message, { id: first.id, content: 'my first question', echoId: 'w-1', conversationId: convId, type: 'incoming', sender: first.sender, createdAt: first.createdAt })
   await widget.request('ping')
   t.notOk(widget.frames.some((f) => f['type'] === 'message.created' && f['data'].message.content === 'retry after the trim'), 'no second message')
+  const again = await ingest()
+  t.equal(again.status, 200)
+  t.same(again.body['message'], apiFirst.body['message'], 'a repeated sourceId after the trim: the first message, from PostgreSQL, field for field')
+  t.equal(again.body['conversation']['id'], apiFirst.body['conversation']['id'])
 })

@@ -33,6 +33,7 @@ t.test('API-channel ingest', async (t) => {
     const again = await post({ sourceId: 'wa-1', contact: { identifier: 'cust-42' }, content: 'hello from the API' })
     t.equal(again.status, 200)
     t.equal(again.body['message']['id'], first.body['message']['id'], 'the first message')
+    t.same(again.body['message'], first.body['message'], 'as it was answered the first time, field for field')
     t.equal(again.body['conversation']['id'], conversationId)
 
     const next = await post({ sourceId: 'wa-2', contact: { identifier: 'cust-42' }, content: 'second' })
@@ -50,6 +51,16 @@ t.test('API-channel ingest', async (t) => {
 
     const fresh = await post({ sourceId: 'wa-3', contact: { identifier: 'cust-42' }, content: 'back again' })
     t.not(fresh.body['conversation']['id'], conversationId, 'a new message after resolve opens a new conversation')
+  })
+
+  t.test('the same sourceId twice at once: one message, both answered with it', async (t) => {
+    const body = { sourceId: 'race-1', contact: { identifier: 'racer' }, content: 'only once' }
+    const [a, b] = await Promise.all([post(body), post(body)])
+    t.equal(a.status, 200)
+    t.equal(b.status, 200)
+    t.equal(a.body['message']['id'], b.body['message']['id'], 'the same message')
+    const log = (await s.redis.xrange(s.k.conversationLog(a.body['conversation']['id'] as string), '-', '+')) as [string, string[]][]
+    t.equal(log.filter(([, f]) => (f[1] ?? '').includes('only once')).length, 1, 'written once')
   })
 
   t.test('auth and validation', async (t) => {
