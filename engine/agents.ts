@@ -107,7 +107,7 @@ export function createAgentAdmin(deps: {
     for (const id of removed) multi.srem(k.inboxAgents(id), agentId)
     for (const id of added) multi.sadd(k.inboxAgents(id), agentId)
     multi.xadd(k.events, '*', ...eventFields('agent.updated', accountId, newUid(), ts, { agent: next, changed }))
-    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: false }))
+    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: false, inboxIds: [...removed, ...added] }))
     await multi.exec()
     // an administrator sees every inbox: losing membership takes nothing from them
     const released = next.role === 'administrator' ? 0 : await release(accountId, agentId, current.role === 'administrator' ? (await directory.accountInboxIds(accountId)).filter((id) => !next.inboxIds.includes(id)) : removed)
@@ -127,7 +127,7 @@ export function createAgentAdmin(deps: {
     for (const id of agent.inboxIds) multi.srem(k.inboxAgents(id), agentId)
     if (tokens.length > 0) multi.hdel(k.tokens, ...tokens)
     multi.xadd(k.events, '*', ...eventFields('agent.removed', accountId, newUid(), ts, { id: agentId, accountId }))
-    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true }))
+    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true, inboxIds: agent.inboxIds }))
     await multi.exec()
     const inboxes = agent.role === 'administrator' ? await directory.accountInboxIds(accountId) : agent.inboxIds
     return { released: await release(accountId, agentId, inboxes) }

@@ -5,7 +5,11 @@ import { encodeNotice } from '../lua/codec.js'
 
 /** An agent changed (role, inboxes) or lost its credentials (removed, token rotated). */
 export const AGENT_CONTROL = 'control.agent'
-export type AgentControl = { agentId: string; revoked: boolean }
+export type AgentControl = {
+  agentId: string; revoked: boolean
+  /** inboxes the agent joined or left: their widgets' `agentsOnline` may have changed */
+  inboxIds?: string[]
+}
 /** A new inbox: connected administrators of the account start receiving its events. */
 export const INBOX_CONTROL = 'control.inbox'
 export type InboxControl = { inboxId: string }

@@ -161,7 +161,11 @@ export function createEngine(deps: EngineDeps) {
     if (agentId === undefined) return
     const accountId = n.header.a
     const agent = await directory.getAgent(accountId, agentId)
-    for (const inboxId of agent?.inboxIds ?? []) {
+    await refreshAgentsOnline(accountId, agent?.inboxIds ?? [])
+  }
+  /** Sends `agentsOnline` to the local widgets of these inboxes where it changed. */
+  const refreshAgentsOnline = async (accountId: string, inboxIds: readonly string[]) => {
+    for (const inboxId of inboxIds) {
       if ((fanoutRef?.count(widgetsTopic(inboxId)) ?? 0) === 0) {
         agentsOnlineSent.delete(inboxId)
         continue
@@ -185,7 +189,9 @@ export function createEngine(deps: EngineDeps) {
       return
     }
     if (n.header.t !== AGENT_CONTROL) return
-    const { agentId, revoked } = JSON.parse(n.data) as AgentControl
+    const { agentId, revoked, inboxIds } = JSON.parse(n.data) as AgentControl
+    // widgets of the inboxes it joined or left, on this node: does anyone answer there now?
+    await refreshAgentsOnline(accountId, inboxIds ?? [])
     const mine = agentSockets.filter((ws) => {
       const conn = ws.getUserData()
       return !conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.id === agentId

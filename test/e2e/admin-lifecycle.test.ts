@@ -81,6 +81,9 @@ t.test('an agent\'s inboxes and role follow its live sockets; conversations it c
   t.equal(await s.redis.hget(s.k.conversation(c1), 'assigneeId'), '', 'unassigned: A cannot see it any more')
   t.match((await ok(admin, 'history', { conversationId: c1 }))['messages'].at(-1), { type: 'activity', content: 'Conversation unassigned by an administrator' })
   t.notOk(await s.redis.sismember(s.k.inboxAgents(inbox1), aId), 'off the inbox\'s members (and so its rotation)')
+  await visitor.waitFor((f) => f['type'] === 'presence.updated' && f['data']['agentsOnline'] === false)
+  await w2.waitFor((f) => f['type'] === 'presence.updated' && f['data']['agentsOnline'] === true)
+  t.pass('widgets hear who answers now: nobody left in inbox 1, A in inbox 2')
 
   await eventually(async () => ((await agentA.request('conversation.list', { inboxId: inbox2['id'] }))['ok'] === true ? true : undefined))
   t.pass('the live socket took the new inboxes')
