@@ -109,10 +109,9 @@ export function createSockets<Deps>(opts: {
   function closeSlow(ws: Socket): void {
     const conn = ws.getUserData()
     if (conn.closed) return
-    conn.closed = true
     connLog(log, conn).warn({ buffered: ws.getBufferedAmount() }, 'closing slow consumer')
     metrics.errors.inc({ code: 'slow_consumer' })
-    ws.end(CLOSE.slowConsumer, 'slow consumer: reconnect and resume')
+    end(ws, CLOSE.slowConsumer, 'slow consumer: reconnect and resume')
   }
 
   function replyError(ws: Socket, ref: number | null, code: ErrorCode, message: string, retryAfterMs?: number): void {
@@ -211,13 +210,7 @@ export function createSockets<Deps>(opts: {
   /** Graceful shutdown: every socket gets the "reconnect" close code. */
   function closeAll(code: number, reason: string): void {
     flush()
-    for (const ws of [...live]) {
-      const conn = ws.getUserData()
-      if (!conn.closed) {
-        conn.closed = true
-        ws.end(code, reason)
-      }
-    }
+    for (const ws of [...live]) end(ws, code, reason)
   }
 
   return { behavior, send, deliver, live, end, closeAll }

@@ -21,6 +21,17 @@ local function hgetall(key)
   return h
 end
 
+-- does hash `h` hold exactly the fields and values of `expected` (the state a caller verified)?
+local function same_hash(h, expected)
+  local n = 0
+  for f, v in pairs(h) do
+    n = n + 1
+    if expected[f] ~= v then return false end
+  end
+  for _ in pairs(expected) do n = n - 1 end
+  return n == 0
+end
+
 -- may an agent limited to `inboxes` (nil = all of the account's) touch this conversation?
 local function inbox_allowed(inboxes, inboxId)
   if not inboxes then return true end

@@ -23,13 +23,7 @@ end
 local touched = tonumber(rcall('ZSCORE', KEYS[2], a.id) or '0') or 0
 if touched >= a.cutoff then return { 2, 'recent' } end
 
-local n = 0
-for f, v in pairs(h) do
-  n = n + 1
-  if a.expected[f] ~= v then return { 2, 'changed' } end
-end
-for _ in pairs(a.expected) do n = n - 1 end
-if n ~= 0 then return { 2, 'changed' } end
+if not same_hash(h, a.expected) then return { 2, 'changed' } end
 
 local tag = string.match(KEYS[1], '^({p%d+})')
 for _, inboxId in ipairs(rcall('SMEMBERS', KEYS[4])) do

@@ -23,13 +23,7 @@ if h.id == nil then return { 2, 'missing' } end
 if h.status ~= 'resolved' then return { 2, 'status' } end
 if (tonumber(h.lastActivityAt) or 0) >= a.cutoff or (tonumber(h.rehydratedAt) or 0) >= a.cutoff then return { 2, 'recent' } end
 
-local n = 0
-for f, v in pairs(h) do
-  n = n + 1
-  if a.expected[f] ~= v then return { 2, 'changed' } end
-end
-for _ in pairs(a.expected) do n = n - 1 end
-if n ~= 0 then return { 2, 'changed' } end
+if not same_hash(h, a.expected) then return { 2, 'changed' } end
 
 -- writes start here
 local tag = string.match(KEYS[1], '^({p%d+})')

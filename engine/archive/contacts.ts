@@ -3,6 +3,7 @@
 // contact hash exactly as engine/directory.ts and engine/contacts.ts write it.
 import type { Sql } from 'postgres'
 import type { Contact } from '../protocol.js'
+import { object } from './conversations.js'
 
 export type ArchivedContactRow = {
   id: string; account_id: string; name: string | null; email: string | null; phone: string | null
@@ -24,9 +25,6 @@ export async function archivedContacts(sql: Sql, accountId: string | null, ids: 
     select ${columns(sql)} from contacts c
      where c.id = any(${ids as string[]}) ${accountId === null ? sql`` : sql`and c.account_id = ${accountId}`}`
 }
-
-const object = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
 
 /** The protocol's Contact from an archived row (directory.ts contactFrom's twin; lastSeenAt is not live state). */
 export function contactFromRow(r: ArchivedContactRow): Contact {

@@ -48,6 +48,11 @@ export type ArchivedListQuery = {
   limit: number
 }
 
+/** Rows after (at, id) in the list's order. */
+function afterRow(sql: Sql, at: Date, id: string) {
+  return sql`and (c.last_activity_at < ${at} or (c.last_activity_at = ${at} and c.id collate "C" < ${id}))`
+}
+
 /**
  * One page of an account's archived conversations with a status, in conversation.list's order:
  * lastActivityAt descending, then id descending by code point (`collate "C"`, as JavaScript compares
@@ -55,13 +60,12 @@ export type ArchivedListQuery = {
  */
 export async function archivedConversationPage(sql: Sql, q: ArchivedListQuery): Promise<ArchivedConversationRow[]> {
   if (q.inboxIds.length === 0 || q.limit <= 0) return []
-  const at = q.after === null ? null : new Date(q.after.score)
   return sql<ArchivedConversationRow[]>`
     select ${rowColumns(sql)}
       from conversations c
      where c.account_id = ${q.accountId} and c.inbox_id = any(${q.inboxIds as string[]}) and c.status = ${q.status}
        ${q.assigneeId === null ? sql`` : q.assigneeId === '' ? sql`and c.assignee_id is null` : sql`and c.assignee_id = ${q.assigneeId}`}
-       ${at === null || q.after === null ? sql`` : sql`and (c.last_activity_at < ${at} or (c.last_activity_at = ${at} and c.id collate "C" < ${q.after.id}))`}
+       ${q.after === null ? sql`` : afterRow(sql, new Date(q.after.score), q.after.id)}
        ${q.exclude.length === 0 ? sql`` : sql`and c.id <> all(${q.exclude as string[]})`}
      order by c.last_activity_at desc, c.id collate "C" desc
      limit ${q.limit}`
@@ -82,7 +86,8 @@ export async function archivedTail(sql: Sql, accountId: string, conversationId: 
 }
 
 const ms = (d: Date | null): number | null => (d === null ? null : d.getTime())
-const object = (v: unknown): Record<string, unknown> =>
+/** A jsonb column read as a plain object ({} for anything else). */
+export const object = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
 
 /** The protocol's Conversation from an archived row (conversationFromHash's twin). */
