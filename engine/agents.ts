@@ -12,7 +12,7 @@ import { keysFor, partitionOf, type PartitionKeys } from '../lua/keys.js'
 import { assignConversationCall, type Scripts } from '../lua/scripts.js'
 import type { Assignment } from './assignment.js'
 import { AGENT_CONTROL, controlNotice } from './control.js'
-import type { AgentRecord, Directory } from './directory.js'
+import { applyPatch, type AgentRecord, type Directory } from './directory.js'
 import { AppError } from './errors.js'
 import { newToken, newUid, sha256 } from './ids.js'
 import type { Logger } from './log.js'
@@ -87,15 +87,7 @@ export function createAgentAdmin(deps: {
   async function update(accountId: string, agentId: string, patch: AgentPatch): Promise<{ agent: AgentRecord; released: number }> {
     const current = await existing(accountId, agentId)
     const k = keysOf(accountId)
-    const next: AgentRecord = {
-      ...current,
-      ...(patch.name === undefined ? {} : { name: patch.name }),
-      ...(patch.role === undefined ? {} : { role: patch.role }),
-      ...(patch.inboxIds === undefined ? {} : { inboxIds: [...new Set(patch.inboxIds)] }),
-      ...(patch.maxConversations === undefined ? {} : { maxConversations: patch.maxConversations }),
-    }
-    const changed = (['name', 'role', 'inboxIds', 'maxConversations'] as const)
-      .filter((f) => JSON.stringify(current[f]) !== JSON.stringify(next[f]))
+    const { next, changed } = applyPatch(current, patch, ['name', 'role', 'inboxIds', 'maxConversations'])
     if (changed.length === 0) return { agent: current, released: 0 }
     const removed = current.inboxIds.filter((id) => !next.inboxIds.includes(id))
     const added = next.inboxIds.filter((id) => !current.inboxIds.includes(id))
@@ -109,8 +101,9 @@ export function createAgentAdmin(deps: {
     multi.xadd(k.events, '*', ...eventFields('agent.updated', accountId, newUid(), ts, { agent: next, changed }))
     multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: false, inboxIds: [...removed, ...added] }))
     await multi.exec()
-    // an administrator sees every inbox: losing membership takes nothing from them
-    const released = next.role === 'administrator' ? 0 : await release(accountId, agentId, current.role === 'administrator' ? (await directory.accountInboxIds(accountId)).filter((id) => !next.inboxIds.includes(id)) : removed)
+    // conversations in inboxes it no longer sees (an administrator sees them all) lose it as assignee
+    const sees = new Set(await directory.visibleInboxIds(next))
+    const released = await release(accountId, agentId, (await directory.visibleInboxIds(current)).filter((id) => !sees.has(id)))
     // more room or more inboxes: conversations waiting in a queue may be theirs now
     if (added.length > 0 || changed.includes('maxConversations')) await deps.assignment.onAgentAvailable(accountId, agentId)
     return { agent: next, released }
@@ -129,8 +122,7 @@ export function createAgentAdmin(deps: {
     multi.xadd(k.events, '*', ...eventFields('agent.removed', accountId, newUid(), ts, { id: agentId, accountId }))
     multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true, inboxIds: agent.inboxIds }))
     await multi.exec()
-    const inboxes = agent.role === 'administrator' ? await directory.accountInboxIds(accountId) : agent.inboxIds
-    return { released: await release(accountId, agentId, inboxes) }
+    return { released: await release(accountId, agentId, await directory.visibleInboxIds(agent)) }
   }
 
   /** A new token; the old ones stop working and the sockets opened with them are closed. */

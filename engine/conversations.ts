@@ -14,7 +14,6 @@ import { conversationFromHash, messageFromEntry, visibleTo, withStatus, type Con
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/
 
-
 export function parseStreamId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !STREAM_ID.test(value)) throw new AppError('bad_request', `\`${field}\` must be a message id like "1732212345678-0"`)
   return value
@@ -32,10 +31,6 @@ export function createConversationReader(deps: {
   function agentInboxes(conn: ConnData): string[] | null {
     if (conn.principal.kind !== 'agent') return []
     return conn.principal.agent.role === 'administrator' ? null : conn.principal.agent.inboxIds
-  }
-
-  async function accountInboxIds(accountId: string): Promise<string[]> {
-    return redis.smembers(keysOf(accountId).accountInboxes(accountId))
   }
 
   async function load(accountId: string, conversationId: string): Promise<(Conversation & { msgCount: number }) | null> {
@@ -135,7 +130,7 @@ export function createConversationReader(deps: {
     return { messages: present(conn, c, entries), complete: complete && entries.length < 5000 }
   }
 
-  return { agentInboxes, accountInboxIds, load, reachable, current, history, resume, archivedEcho, keysOf, directory, archive: deps.sql ?? null }
+  return { agentInboxes, accountInboxIds: directory.accountInboxIds, load, reachable, current, history, resume, archivedEcho, keysOf, directory, archive: deps.sql ?? null }
 }
 
 export function compareIds(a: string, b: string): number {

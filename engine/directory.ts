@@ -78,6 +78,16 @@ export function contactFrom(h: Hash): Contact | null {
 /** How a missing contact is looked for in the archive (engine/rehydrate.ts restoreContact). */
 export type RestoreContact = (accountId: string, contactId: string) => Promise<boolean>
 
+/**
+ * `current` with the fields of `patch` that are given, and the names of those that differ from
+ * `current` (compared as JSON): an admin update's new record and its `changed` list.
+ */
+export function applyPatch<T extends object, F extends keyof T & string>(current: T, patch: Partial<Pick<T, F>>, fields: readonly F[]): { next: T; changed: F[] } {
+  const next = { ...current }
+  for (const f of fields) if (patch[f] !== undefined) next[f] = patch[f] as T[F]
+  return { next, changed: fields.filter((f) => JSON.stringify(current[f]) !== JSON.stringify(next[f])) }
+}
+
 export function createDirectory(deps: {
   redis: Redis; partitions: number; now?: () => number
   /** brings a contact evicted from Redis back from PostgreSQL (engine/eviction.ts); absent = no archive */
@@ -144,14 +154,7 @@ export function createDirectory(deps: {
   async function updateInbox(accountId: string, inboxId: string, patch: InboxPatch): Promise<{ inbox: Inbox; changed: string[] } | null> {
     const current = await getInbox(accountId, inboxId)
     if (current === null) return null
-    const next: Inbox = { ...current }
-    const changed: string[] = []
-    for (const f of ['name', 'allowedOrigins', 'messagesPerMinute', 'autoAssign'] as const) {
-      const v = patch[f]
-      if (v === undefined || JSON.stringify(v) === JSON.stringify(current[f])) continue
-      ;(next as Record<string, unknown>)[f] = v
-      changed.push(f)
-    }
+    const { next, changed } = applyPatch(current, patch, ['name', 'allowedOrigins', 'messagesPerMinute', 'autoAssign'])
     if (changed.length === 0) return { inbox: current, changed }
     const k = keysOf(accountId)
     const ts = now()
@@ -168,6 +171,11 @@ export function createDirectory(deps: {
 
   async function accountInboxIds(accountId: string): Promise<string[]> {
     return redis.smembers(keysOf(accountId).accountInboxes(accountId))
+  }
+
+  /** The inboxes whose conversations an agent sees: an administrator's are all of the account's. */
+  async function visibleInboxIds(agent: AgentRecord): Promise<string[]> {
+    return agent.role === 'administrator' ? accountInboxIds(agent.accountId) : agent.inboxIds
   }
 
   async function getAgent(accountId: string, agentId: string): Promise<AgentRecord | null> {
@@ -297,7 +305,7 @@ export function createDirectory(deps: {
   }
 
   return {
-    keysOf, getAccount, createAccount, getInbox, createInbox, updateInbox, accountInboxIds, getAgent, listAgents, createAgent,
+    keysOf, getAccount, createAccount, getInbox, createInbox, updateInbox, accountInboxIds, visibleInboxIds, getAgent, listAgents, createAgent,
     findAgentByToken, findInboxByApiToken, findInboxByWebsiteToken, contactHash, getContact, createContact,
     findContactByIdentifier, inboxAgentIds,
   }

@@ -130,7 +130,7 @@ export function createEngine(deps: EngineDeps) {
       return
     }
     fanout.subscribe(ws, accountTopic(conn.accountId))
-    const inboxes = conn.principal.agent.role === 'administrator' ? await reader.accountInboxIds(conn.accountId) : conn.principal.agent.inboxIds
+    const inboxes = await directory.visibleInboxIds(conn.principal.agent)
     if (conn.closed) return
     for (const id of inboxes) fanout.subscribe(ws, inboxTopic(id))
   }
@@ -202,8 +202,7 @@ export function createEngine(deps: EngineDeps) {
       for (const ws of mine) sockets.end(ws, CLOSE.revoked, 'credentials revoked: sign in again')
       return
     }
-    const inboxes = agent.role === 'administrator' ? await directory.accountInboxIds(accountId) : agent.inboxIds
-    const wanted = new Set(inboxes.map(inboxTopic))
+    const wanted = new Set((await directory.visibleInboxIds(agent)).map(inboxTopic))
     for (const ws of mine) {
       const conn = ws.getUserData()
       if (conn.closed) continue

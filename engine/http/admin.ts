@@ -116,9 +116,9 @@ export function registerAdminRoutes(
     const patch = Object.fromEntries(Object.entries({ name, ...s }).filter(([, v]) => v !== undefined))
     const updated = isId(params[1], 'in') ? await directory.updateInbox(acct.id, params[1], patch) : null
     if (updated === null) throw new AppError('not_found', 'no such inbox')
-    if (autoResolveAfterMs !== undefined) await deps.setAutoResolve?.(acct.id, updated.inbox.id, autoResolveAfterMs)
-    const stored = await directory.getInbox(acct.id, updated.inbox.id)
-    return { inbox: stored ?? updated.inbox }
+    if (autoResolveAfterMs === undefined) return { inbox: updated.inbox }
+    await deps.setAutoResolve?.(acct.id, updated.inbox.id, autoResolveAfterMs)
+    return { inbox: { ...updated.inbox, autoResolveAfterMs } }
   }))
 
   jsonRoute(app, deps, 'post', '/api/v1/accounts/:accountId/agents', 1, admin(async ({ params, body }) => {
