@@ -56,7 +56,8 @@ export function createEngine(deps: EngineDeps) {
   let draining = false
   let listenSocket: us_listen_socket | null = null
 
-  const isReady = () => !draining && redis.status === 'ready'
+  // fan-out is part of being ready: a node whose subscriber is reconnecting would miss notices
+  const isReady = () => !draining && redis.status === 'ready' && deps.sub.status === 'ready'
   const checkReady = async () => {
     if (!isReady()) return false
     const pong = await Promise.race([redis.ping(), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())])

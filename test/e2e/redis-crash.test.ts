@@ -10,9 +10,9 @@ import t from 'tap'
 import { startRedis, type RedisServer } from '../../engine/embedded/redis.js'
 import { freePort } from '../../engine/embedded/ports.js'
 import { createTenant, type Json } from '../helpers/admin.js'
-import { connect, type Client } from '../helpers/client.js'
+import type { Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
-import { eventually } from './fixture.js'
+import { agentAndWidget, eventually } from './fixture.js'
 
 t.test('Redis SIGKILLed mid-chat: acknowledged messages survive, the engine and fan-out come back', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'parley-redis-crash-'))
@@ -24,11 +24,7 @@ t.test('Redis SIGKILLed mid-chat: acknowledged messages survive, the engine and 
   })
   const engine = await startEngine(t, { redisUrl: redis.url, env: { CONN_RATE_POINTS: '10000', OPS_PER_SECOND: '100000' } })
   const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
-  const clients: Client[] = []
-  t.teardown(() => Promise.all(clients.map((c) => c.close())))
-  const agent = await connect(`${engine.ws}/ws/agent?token=${encodeURIComponent(tenant.agents[0]?.token ?? '')}`)
-  const widget = await connect(`${engine.ws}/ws/widget?website_token=${encodeURIComponent(tenant.inbox['websiteToken'] as string)}`)
-  clients.push(agent, widget)
+  const { agent, widget } = await agentAndWidget(t, engine, tenant)
   const ok = async (c: Client, op: string, params: Json): Promise<Json> => {
     const r = await c.request(op, params)
     if (r['ok'] !== true) throw new Error(`${op}: ${JSON.stringify(r)}`)
@@ -54,15 +50,21 @@ t.test('Redis SIGKILLed mid-chat: acknowledged messages survive, the engine and 
   t.same(ids, acked, 'every acknowledged message, in order, after the crash')
 
   // scripts reload by themselves (NOSCRIPT → EVAL) and fan-out reaches the other side again
-  const after = await eventually(async () => {
-    const r = await widget.request('message.send', { conversationId, content: 'after the restart', echoId: 'a0' })
-    return r['ok'] === true ? (r['data'] as Json)['message'] as Json : undefined
-  }, 10_000)
-  await agent.waitFor((f) => f['type'] === 'message.created' && f['data']['message']['id'] === after['id'], 10_000)
-  t.pass('the agent got the new message live')
+  // (a notice published while the subscriber is still re-subscribing is missed live, as on any
+  // pub/sub gap: clients recover those with `resume`; here the question is that fan-out comes back)
+  const after: string[] = []
+  await eventually(async () => {
+    const content = `after the restart ${after.length}`
+    const r = await widget.request('message.send', { conversationId, content, echoId: `a${after.length}` })
+    if (r['ok'] !== true) return undefined
+    after.push(content)
+    const id = (r['data'] as Json)['message']['id'] as string
+    return agent.waitFor((f) => f['type'] === 'message.created' && f['data']['message']['id'] === id, 1000).then(() => true, () => undefined)
+  }, 15_000)
+  t.pass('the agent gets new messages live again')
   const resent = await ok(widget, 'message.send', { conversationId, content: 'during the outage', echoId: 'd0' })
   t.not(resent['message']['id'], undefined, 'the message refused during the outage goes through when sent again')
   const resumed = await ok(agent, 'resume', { conversationId, after: acked.at(-1) })
-  t.same((resumed['messages'] as Json[]).filter((m) => m['type'] !== 'activity').map((m) => m['content']), ['after the restart', 'during the outage'],
+  t.same((resumed['messages'] as Json[]).filter((m) => m['type'] !== 'activity').map((m) => m['content']), [...after, 'during the outage'],
     'resume from the last id before the crash: exactly what came after')
 })
