@@ -107,3 +107,32 @@ export async function pollUntil(url: string, pred: (r: HttpReply) => boolean, ti
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The archiver process (dist/archiver/main.js) against a real Redis and PostgreSQL, on a free
+ * port, ready before this resolves, stopped at teardown. `stop`/`restart` for outage tests;
+ * `waitForMessages(n)` polls its metrics until n message rows are committed (20 s at most).
+ */
+export async function startArchiver(t: { teardown(fn: () => unknown): void }, redisUrl: string, databaseUrl: string) {
+  const port = await freePort();
+  const env = { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, ARCHIVER_PORT: String(port), LOG_LEVEL: 'warn', BATCH_MS: '50' };
+  const ready = () => pollUntil(`http://127.0.0.1:${port}/readyz`, (r) => r.status === 200);
+  let proc = runArchiver('main', env);
+  const stop = async (): Promise<void> => {
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+  };
+  t.teardown(stop);
+  await ready();
+  return {
+    port,
+    stop,
+    restart: async (): Promise<void> => {
+      proc = runArchiver('main', env);
+      await ready();
+    },
+    waitForMessages: async (n: number): Promise<void> => {
+      await pollUntil(`http://127.0.0.1:${port}/metrics`, (r) => Number(/parley_archiver_rows_total\{table="messages"\} (\d+)/.exec(r.body)?.[1] ?? 0) >= n);
+    },
+  };
+}

@@ -3,25 +3,18 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant } from '../helpers/admin.js'
-import { connect } from '../helpers/client.js'
 import { ADMIN_TOKEN, startEngine } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
-import { freePort, pollUntil, runArchiver } from '../archiver/proc.js'
+import { startArchiver } from '../archiver/proc.js'
+import { agentAndWidget } from './fixture.js'
 
 t.test('history pages from Redis into PostgreSQL; reports come from the archive', async (t) => {
   const redis = await startTestRedis(t)
   const pg = await startTestPostgres(t)
-  const archiverPort = await freePort()
-  const archiver = runArchiver('main', { REDIS_URL: redis.url, DATABASE_URL: pg.url, ARCHIVER_PORT: String(archiverPort), LOG_LEVEL: 'warn', BATCH_MS: '50' })
-  t.teardown(async () => {
-    archiver.child.kill('SIGTERM')
-    await archiver.exited
-  })
-  await pollUntil(`http://127.0.0.1:${archiverPort}/readyz`, (r) => r.status === 200)
+  const archiver = await startArchiver(t, redis.url, pg.url)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { DATABASE_URL: pg.url, HOT_TAIL: '10' } })
   const tenant = await createTenant(engine.http)
-  const agent = await connect(`${engine.ws}/ws/agent?token=${encodeURIComponent(tenant.agents[0]?.token ?? '')}`)
-  const widget = await connect(`${engine.ws}/ws/widget?website_token=${encodeURIComponent(tenant.inbox['websiteToken'] as string)}`)
+  const { agent, widget } = await agentAndWidget(t, engine, tenant)
   const convId = (await widget.request('conversation.open'))['data'].conversation.id as string
   const sent: string[] = []
   // MAXLEN ~ trims whole stream nodes (100 entries): 130 messages leave a short hot tail, so
@@ -32,15 +25,7 @@ t.test('history pages from Redis into PostgreSQL; reports come from the archive'
     const r = await who.request('message.send', { conversationId: convId, content: `m${i}`, echoId: `e${i}` })
     sent.push(r['data'].message.id as string)
   }
-  // wait until the archive has every message
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const res = await fetch(`http://127.0.0.1:${archiverPort}/metrics`)
-    const text = await res.text()
-    const rows = Number(/parley_archiver_rows_total\{table="messages"\} (\d+)/.exec(text)?.[1] ?? 0)
-    if (rows >= N || Date.now() > deadline) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await archiver.waitForMessages(N)
 
   const client = new Redis(redis.url)
   const hot = await client.xlen(keysFor(partitionOf(tenant.account['id'] as string, 16)).conversationLog(convId))
@@ -84,5 +69,4 @@ t.test('history pages from Redis into PostgreSQL; reports come from the archive'
   t.equal(noAuth.status, 401)
   const bad = await fetch(`${engine.http}/api/v1/accounts/${tenant.account['id']}/reports/summary?since=x`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   t.equal(bad.status, 400)
-  await Promise.all([agent.close(), widget.close()])
 })

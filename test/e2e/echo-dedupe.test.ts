@@ -5,10 +5,10 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant } from '../helpers/admin.js'
-import { connect, type Client } from '../helpers/client.js'
 import { startEngine, type EngineProc } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
-import { freePort, pollUntil, runArchiver } from '../archiver/proc.js'
+import { startArchiver } from '../archiver/proc.js'
+import { agentAndWidget } from './fixture.js'
 
 const HOT_TAIL = '10'
 const LATER = 250
@@ -16,11 +16,7 @@ const LATER = 250
 /** A widget's first message with echoId `w-1`, then enough agent replies to trim it from the hot tail. */
 async function trimmedFirstMessage(t: { teardown(fn: () => unknown): void }, engine: EngineProc) {
   const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
-  const clients: Client[] = []
-  t.teardown(() => Promise.all(clients.map((c) => c.close())))
-  const agent = await connect(`${engine.ws}/ws/agent?token=${encodeURIComponent(tenant.agents[0]?.token ?? '')}`)
-  const widget = await connect(`${engine.ws}/ws/widget?website_token=${encodeURIComponent(tenant.inbox['websiteToken'] as string)}`)
-  clients.push(agent, widget)
+  const { agent, widget } = await agentAndWidget(t, engine, tenant)
   const convId = (await widget.request('conversation.open'))['data'].conversation.id as string
   const first = (await widget.request('message.send', { conversationId: convId, content: 'my first question', echoId: 'w-1' }))['data'].message
   const whileHot = (await widget.request('message.send', { conversationId: convId, content: 'retry while hot', echoId: 'w-1' }))['data'].message
@@ -56,13 +52,7 @@ t.test('without the archive: unavailable with retryAfterMs, nothing written', as
 t.test('with the archive: the first message, from PostgreSQL', async (t) => {
   const redis = await startTestRedis(t)
   const pg = await startTestPostgres(t)
-  const archiverPort = await freePort()
-  const archiver = runArchiver('main', { REDIS_URL: redis.url, DATABASE_URL: pg.url, ARCHIVER_PORT: String(archiverPort), LOG_LEVEL: 'warn', BATCH_MS: '50' })
-  t.teardown(async () => {
-    archiver.child.kill('SIGTERM')
-    await archiver.exited
-  })
-  await pollUntil(`http://127.0.0.1:${archiverPort}/readyz`, (r) => r.status === 200)
+  const archiver = await startArchiver(t, redis.url, pg.url)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { HOT_TAIL, OPS_PER_SECOND: '100000', DATABASE_URL: pg.url } })
   const { widget, convId, first, whileHot, accountId, ingest, apiFirst } = await trimmedFirstMessage(t, engine)
   t.same(whileHot, first, 'while in the hot tail: the first message, re-read from the log')
@@ -70,12 +60,7 @@ t.test('with the archive: the first message, from PostgreSQL', async (t) => {
   t.teardown(() => client.quit())
   const log = keysFor(partitionOf(accountId, 16)).conversationLog(convId)
   t.same(await client.xrange(log, first.id, first.id), [], 'the first message has left the hot tail')
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const text = await (await fetch(`http://127.0.0.1:${archiverPort}/metrics`)).text()
-    if (Number(/parley_archiver_rows_total\{table="messages"\} (\d+)/.exec(text)?.[1] ?? 0) >= 2 * LATER + 2 || Date.now() > deadline) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await archiver.waitForMessages(2 * LATER + 2)
   const r = await widget.request('message.send', { conversationId: convId, content: 'retry after the trim', echoId: 'w-1' })
   t.equal(r['ok'], true)
   t.match(r['data'].message, { id: first.id, content: 'my first question', echoId: 'w-1', conversationId: convId, type: 'incoming', sender: first.sender, createdAt: first.createdAt })

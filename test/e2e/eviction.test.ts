@@ -11,7 +11,7 @@ import { createTenant, type Json } from '../helpers/admin.js'
 import { connect, connectRaw, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
-import { freePort, pollUntil, runArchiver, type Proc } from '../archiver/proc.js'
+import { startArchiver } from '../archiver/proc.js'
 import { eventually } from './fixture.js'
 
 const RETENTION_MS = 1000
@@ -19,14 +19,7 @@ const RETENTION_MS = 1000
 t.test('resolved, archived conversations leave Redis and come back intact when touched', async (t) => {
   const server = await startTestRedis(t)
   const pg = await startTestPostgres(t)
-  const archiverPort = await freePort()
-  const archiverEnv = { REDIS_URL: server.url, DATABASE_URL: pg.url, ARCHIVER_PORT: String(archiverPort), LOG_LEVEL: 'warn', BATCH_MS: '50' }
-  let archiver: Proc = runArchiver('main', archiverEnv)
-  t.teardown(async () => {
-    archiver.child.kill('SIGTERM')
-    await archiver.exited
-  })
-  await pollUntil(`http://127.0.0.1:${archiverPort}/readyz`, (r) => r.status === 200)
+  const archiver = await startArchiver(t, server.url, pg.url)
   const engine = await startEngine(t, {
     redisUrl: server.url,
     env: { DATABASE_URL: pg.url, HOT_TAIL: '10', RETENTION_MS: String(RETENTION_MS), SWEEP_MS: '100', CONN_RATE_POINTS: '10000' },
@@ -282,8 +275,7 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
   })
 
   await t.test('an unarchived conversation is never evicted', async (t) => {
-    archiver.child.kill('SIGTERM')
-    await archiver.exited
+    await archiver.stop()
     const w = await open(widgetUrl())
     const b = (await ok(w, 'conversation.open'))['conversation']['id'] as string
     await ok(w, 'message.send', { conversationId: b, content: 'hello?' })
@@ -291,7 +283,7 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
     await new Promise((r) => setTimeout(r, RETENTION_MS * 2.5))
     t.match(await redis.hgetall(k.conversation(b)), { status: 'resolved', msgCount: '2' }, 'still in Redis while the archive lacks it')
     t.ok(await metric('parley_eviction_skipped_total\\{reason="unarchived"\\}') >= 1, 'kept as unarchived')
-    archiver = runArchiver('main', archiverEnv)
+    await archiver.restart()
     await evicted(b)
     t.pass('evicted once the archiver caught up')
     t.match(await redis.hgetall(k.conversation(c)), { status: 'open' }, 'the open conversation is still there')

@@ -21,6 +21,16 @@ export function urls(engine: EngineProc, tenant: Tenant) {
   }
 }
 
+/** The tenant's first agent and a new website visitor, connected; both closed at teardown. */
+export async function agentAndWidget(t: T, engine: EngineProc, tenant: Tenant): Promise<{ agent: Client; widget: Client }> {
+  const u = urls(engine, tenant)
+  const agent = await connect(u.agent())
+  t.teardown(() => agent.close())
+  const widget = await connect(u.widget())
+  t.teardown(() => widget.close())
+  return { agent, widget }
+}
+
 export async function e2eStack(t: T, env: Record<string, string> = {}, inbox: Json = { autoAssign: false }) {
   const server: TestRedis = await startTestRedis(t)
   const engine = await startEngine(t, { redisUrl: server.url, env: { CONN_RATE_POINTS: '10000', ...env } })
