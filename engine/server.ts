@@ -1,5 +1,5 @@
 // Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import type { Sql } from 'postgres'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
@@ -213,7 +213,7 @@ export function createEngine(deps: EngineDeps) {
     }
   }
   const fanout = createFanout({
-    sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver,
+    sub: deps.sub as import('ioredis').Redis, partitions: config.partitions, log, deliver: sockets.deliver,
     onPresence: (n) => { onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
     onControl: (n) => { onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
   })

@@ -1,5 +1,6 @@
 -- Shared prelude, prepended by lua/scripts.ts to every script (one copy per script body, so each
--- script stays self-contained for EVALSHA). Helpers only: no key access of its own.
+-- script stays self-contained for EVALSHA). Helpers only: no key access of its own. scripts.ts
+-- puts one line before it: `local PUBLISH = 'PUBLISH'` (one instance) or 'SPUBLISH' (a cluster).
 local rcall = redis.call
 local NULL = cjson.null
 
@@ -55,15 +56,21 @@ local function conv_view(h)
   return c
 end
 
+-- the partition's fan-out channel (mirrors keys.ts fanout): not declared in KEYS, a channel is no
+-- key (declared, it would count as a missing key and TRYAGAIN every call during a slot migration)
+local function fanout_of(key)
+  return string.match(key, '^({[^}]*})') .. ':fanout'
+end
+
 -- key of the inbox's conversation list for one status (mirrors keys.ts inboxStatusList)
 local function status_list(convKey, inboxId, status)
-  local tag = string.match(convKey, '^({p%d+})')
+  local tag = string.match(convKey, '^({[^}]*})')
   return tag .. ':inbox:' .. inboxId .. ':st:' .. status
 end
 
 -- an agent's open assigned conversations (its load for maxConversations), mirrors keys.ts agentOpen
 local function agent_open_key(convKey, agentId)
-  return string.match(convKey, '^({p%d+})') .. ':agent:' .. agentId .. ':open'
+  return string.match(convKey, '^({[^}]*})') .. ':agent:' .. agentId .. ':open'
 end
 
 -- moves a conversation between status lists, scored by lastActivityAt, and keeps the assignee's
@@ -86,7 +93,7 @@ end
 -- Format (lua/codec.ts): header JSON { t type, a account, i inbox, c contact id or '', p 1 = agents
 -- only }, a newline, then the event data JSON.
 local function publish(channel, etype, h, private, data)
-  rcall('PUBLISH', channel, cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
+  rcall(PUBLISH, channel, cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
     p = private and 1 or 0 }) .. '\n' .. cjson.encode(data))
 end
 

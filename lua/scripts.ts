@@ -3,7 +3,7 @@
 // typed wrapper. The keys/args builders are pure, so tests check them without Redis.
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Redis } from 'ioredis'
+import { isCluster, type RedisClient as Redis } from './client.js'
 import { Packr } from 'msgpackr'
 import { hashTagOf, type PartitionKeys } from './keys.js'
 
@@ -16,8 +16,9 @@ export type ScriptCall = { readonly name: string; readonly keys: string[]; reado
 
 type Source = { name: string; numberOfKeys: number; lua: string }
 
-export function loadScriptSources(dir = LUA_DIR): Source[] {
-  const lib = readFileSync(`${dir}_lib.lua`, 'utf8')
+/** `publish`: the fan-out command the scripts use (lua/client.ts publishCommand). */
+export function loadScriptSources(dir = LUA_DIR, publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH'): Source[] {
+  const lib = `local PUBLISH = '${publish}'\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
   return readdirSync(dir)
     .filter((f) => /^[a-z][A-Za-z]*-\d+\.lua$/.test(f))
     .map((file) => {
@@ -29,7 +30,7 @@ export function loadScriptSources(dir = LUA_DIR): Source[] {
 /** Registers every script on a client. */
 export function defineScripts(redis: Redis, dir = LUA_DIR): ReadonlyMap<string, number> {
   const counts = new Map<string, number>()
-  for (const s of loadScriptSources(dir)) {
+  for (const s of loadScriptSources(dir, isCluster(redis) ? 'SPUBLISH' : 'PUBLISH')) {
     redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua })
     counts.set(s.name, s.numberOfKeys)
   }
@@ -54,7 +55,7 @@ export type CreateConversationInput = {
 export function createConversationCall(k: PartitionKeys, a: CreateConversationInput): ScriptCall {
   return {
     name: 'createConversation',
-    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events, k.fanout],
+    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events],
     args: [pack(a)],
   }
 }
@@ -71,10 +72,12 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput): Scri
   for (const [f, v] of Object.entries(rest)) if (v !== null) argv[f] = v
   return {
     name: 'appendMessage',
+    // optional keys the call will not use are KEYS[1] again: see the script's header (TRYAGAIN)
     keys: [
-      k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.conversationEchoes(conversationId),
-      a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : k.sourceDedupe('-', '-'),
-      k.conversationFlood(conversationId), k.snoozed, k.fanout,
+      k.conversation(conversationId), k.conversationLog(conversationId), k.events,
+      a.echoId !== null ? k.conversationEchoes(conversationId) : k.conversation(conversationId),
+      a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : k.conversation(conversationId),
+      a.senderType === 'contact' ? k.conversationFlood(conversationId) : k.conversation(conversationId),
     ],
     args: [pack(argv)],
   }
@@ -82,9 +85,41 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput): Scri
 
 // ---- calling --------------------------------------------------------------------------------
 
+/**
+ * Errors Redis answers before running anything, while a cluster settles: TRYAGAIN (the slot is
+ * being migrated and a declared key is elsewhere or missing), CLUSTERDOWN (a failover), and
+ * ioredis giving up on redirections whose last answer was one of those (or MOVED/ASK).
+ */
+export function isSettling(err: unknown): boolean {
+  const m = err instanceof Error ? err.message : String(err)
+  return /^(TRYAGAIN|CLUSTERDOWN)\b/.test(m) || /Too many Cluster redirections/.test(m)
+}
+
+export type SettleRetry = { boundMs: number; firstDelayMs: number; maxDelayMs: number }
+
+/** A slot migration of a few thousand keys takes 0.3–2.4 s, a failover 3–5 s: wait up to 10 s. */
+export const SETTLE_RETRY: SettleRetry = { boundMs: 10_000, firstDelayMs: 25, maxDelayMs: 500 }
+
+/**
+ * Runs `attempt` again, with backoff, while it fails with a settling error (never ran, so a repeat
+ * is safe) and the bound allows; the last error is thrown after it (the engine answers it as
+ * `unavailable` with retryAfterMs).
+ */
+export async function untilSettled<T>(attempt: () => Promise<T>, retry: SettleRetry = SETTLE_RETRY): Promise<T> {
+  const deadline = Date.now() + retry.boundMs
+  for (let delay = retry.firstDelayMs; ; delay = Math.min(delay * 2, retry.maxDelayMs)) {
+    try {
+      return await attempt()
+    } catch (err) {
+      if (!isSettling(err) || Date.now() + delay > deadline) throw err
+      await new Promise((r) => setTimeout(r, delay))
+    }
+  }
+}
+
 export type Observe = (script: string, seconds: number) => void
 
-export function createScripts(redis: Redis, observe: Observe = () => {}) {
+export function createScripts(redis: Redis, observe: Observe = () => {}, retry: SettleRetry = SETTLE_RETRY) {
   const counts = defineScripts(redis)
 
   async function run(call: ScriptCall): Promise<unknown[]> {
@@ -93,7 +128,7 @@ export function createScripts(redis: Redis, observe: Observe = () => {}) {
     const fn = (redis as unknown as Record<string, (...a: (string | Buffer)[]) => Promise<unknown>>)[call.name]
     if (fn === undefined) throw new Error(`script ${call.name} is not loaded`)
     const start = process.hrtime.bigint()
-    const reply = await fn.call(redis, ...call.keys, ...call.args)
+    const reply = await untilSettled(() => fn.call(redis, ...call.keys, ...call.args), retry)
     observe(call.name, Number(process.hrtime.bigint() - start) / 1e9)
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw new Error(`script ${call.name} replied with an unexpected shape`)
     return reply
@@ -130,14 +165,14 @@ export function setConversationStatusCall(k: PartitionKeys, a: SetConversationSt
   const snoozedUntilIso = a.snoozedUntil === null ? null : new Date(a.snoozedUntil).toISOString()
   return {
     name: 'setConversationStatus',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed, k.fanout],
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed],
     args: [packDefined({ ...rest, snoozedUntilIso })],
   }
 }
 
 export type WakeSnoozedInput = { now: number; uid: string; hotTail: number; limit: number }
 export function wakeSnoozedCall(k: PartitionKeys, a: WakeSnoozedInput): ScriptCall {
-  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events, k.fanout], args: [pack(a)] }
+  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events], args: [pack(a)] }
 }
 
 export type MarkSeenInput = {
@@ -153,7 +188,7 @@ export function markSeenCall(k: PartitionKeys, a: MarkSeenInput): ScriptCall {
   return {
     name: 'markSeen',
     keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events,
-      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.fanout],
+      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`)],
     args: [packDefined(rest)],
   }
 }
@@ -164,7 +199,7 @@ export type RateConversationInput = {
 }
 export function rateConversationCall(k: PartitionKeys, a: RateConversationInput): ScriptCall {
   const { conversationId, ...rest } = a
-  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events, k.fanout], args: [packDefined(rest)] }
+  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events], args: [packDefined(rest)] }
 }
 
 /** undefined = keep the field, null = clear it. */
@@ -179,7 +214,7 @@ export function updateConversationCall(k: PartitionKeys, a: UpdateConversationIn
     if (v !== undefined) argv[f] = v ?? ''
   }
   if (a.customAttributes !== undefined) argv['customAttributes'] = JSON.stringify(a.customAttributes)
-  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events, k.fanout], args: [packDefined(argv)] }
+  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events], args: [packDefined(argv)] }
 }
 
 // ---- builders: presence and assignment --------------------------------------------------------
@@ -189,7 +224,7 @@ export function autoAssignCall(k: PartitionKeys, a: AutoAssignInput): ScriptCall
   return {
     name: 'autoAssign',
     keys: [k.conversation(a.conversationId), k.conversationLog(a.conversationId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId),
-      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.fanout],
+      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events],
     args: [pack({ accountId: a.accountId, now: a.now, graceMs: a.graceMs, uid: a.uid, hotTail: a.hotTail })],
   }
 }
@@ -199,7 +234,7 @@ export function drainQueueCall(k: PartitionKeys, a: DrainQueueInput): ScriptCall
   return {
     name: 'drainQueue',
     keys: [k.inboxQueue(a.inboxId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId), k.presence(a.accountId),
-      k.availability(a.accountId), k.events, k.fanout],
+      k.availability(a.accountId), k.events],
     args: [pack(a)],
   }
 }
@@ -212,32 +247,32 @@ export function assignConversationCall(k: PartitionKeys, a: AssignConversationIn
   const { conversationId, inboxId, ...rest } = a
   return {
     name: 'assignConversation',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events, k.fanout],
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events],
     args: [packDefined(rest)],
   }
 }
 
 export type PresenceBeatInput = { accountId: string; agentId: string; connIds: string[]; now: number; graceMs: number }
 export function presenceBeatCall(k: PartitionKeys, a: PresenceBeatInput): ScriptCall {
-  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.fanout], args: [pack(a)] }
+  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex], args: [pack(a)] }
 }
 
 export function presenceSweepCall(k: PartitionKeys, a: { now: number; graceMs: number; limit: number }): ScriptCall {
-  return { name: 'presenceSweep', keys: [k.onlineIndex, k.fanout], args: [pack(a)] }
+  return { name: 'presenceSweep', keys: [k.onlineIndex], args: [pack(a)] }
 }
 
 export type SetAvailabilityInput = { accountId: string; agentId: string; availability: 'online' | 'busy' | 'offline'; now: number; graceMs: number; uid: string }
 export function setAvailabilityCall(k: PartitionKeys, a: SetAvailabilityInput): ScriptCall {
   return {
     name: 'setAvailability',
-    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events, k.fanout],
+    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events],
     args: [pack(a)],
   }
 }
 
 export type AutoResolveInput = { now: number; uid: string; hotTail: number; limit: number }
 export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput): ScriptCall {
-  return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.fanout], args: [pack(a)] }
+  return { name: 'autoResolve', keys: [k.autoResolve, k.events], args: [pack(a)] }
 }
 
 // ---- builders: retention (eviction of archived conversations, rehydration from the archive) ----

@@ -2,12 +2,11 @@
 -- connection entries are removed. Reads only the partition index of online agents (no full scan);
 -- atomic, so any number of nodes may run it.
 -- KEYS[1] zset    partition index of online agents ("<accountId>|<agentId>" -> last heartbeat ms)
--- KEYS[2] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { now, graceMs, limit }
 -- Derived keys: <tag>:acct:<accountId>:presence, :conns, :availability.
 -- Reply: { 1, wentOfflineCount, "<accountId>|<agentId>"... }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local cutoff = a.now - a.graceMs
 local out = { 1, 0 }
 for _, member in ipairs(rcall('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, a.limit)) do
@@ -21,7 +20,7 @@ for _, member in ipairs(rcall('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT',
   if not beat or tonumber(beat) <= cutoff then
     rcall('ZREM', acct .. ':presence', agentId)
     local av = rcall('HGET', acct .. ':availability', agentId) or 'online'
-    publish(KEYS[2], 'presence.updated', { accountId = accountId, inboxId = '', contactId = '' }, true,
+    publish(fanout_of(KEYS[1]), 'presence.updated', { accountId = accountId, inboxId = '', contactId = '' }, true,
       { agent = { id = agentId, accountId = accountId, online = false, availability = av } })
     out[2] = out[2] + 1
     table.insert(out, member)

@@ -6,7 +6,6 @@
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
 -- KEYS[4] zset    partition snooze schedule (conversation id, score snoozedUntil)
--- KEYS[5] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { accountId, inboxes (allowed inbox ids; absent = all), agentId, agentName,
 --   status ('open'|'pending'|'snoozed'|'resolved'), snoozedUntil (ms, snoozed only),
 --   snoozedUntilIso (the same time as ISO text, for the activity), now, uid, hotTail }
@@ -48,7 +47,7 @@ set_list(KEYS[1], h, a.status, a.now)
 
 -- a resolved conversation brought back becomes the contact's current one, unless another is active
 if old == 'resolved' then
-  local tag = string.match(KEYS[1], '^({p%d+})')
+  local tag = string.match(KEYS[1], '^({[^}]*})')
   local pointer = tag .. ':contact:' .. h.contactId .. ':inbox:' .. h.inboxId .. ':conv'
   local current = rcall('GET', pointer)
   if current ~= h.id then
@@ -66,8 +65,8 @@ else content = 'Conversation was reopened' end
 local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, content, a.now, a.uid))
 local view = conv_view(hgetall(KEYS[1]))
 emit(KEYS[3], 'message.created', h.accountId, a.uid, a.now, { message = act, conversation = view })
-publish(KEYS[5], 'message.created', h, false, { message = act })
+publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
 emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now,
   { conversation = view, changed = changed, previousStatus = old, actor = { type = 'agent', id = a.agentId } })
-publish(KEYS[5], 'conversation.updated', h, false, { conversation = view, changed = changed })
+publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
 return { 1, cjson.encode(view), cjson.encode(changed) }

@@ -6,13 +6,12 @@
 -- KEYS[4] zset    account presence
 -- KEYS[5] hash    account availability
 -- KEYS[6] stream  partition events
--- KEYS[7] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { accountId, inboxId, now, graceMs, uid, hotTail, limit }
 -- Derived keys: <tag>:conv:<id> and <tag>:conv:<id>:log of queued conversations, <tag>:agent:<id>,
 --   <tag>:agent:<id>:open, <tag>:queues.
 -- Reply: { 1, assignedCount, remaining }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local assigned = 0
 local n = 0
 for _, convId in ipairs(rcall('ZRANGE', KEYS[1], 0, a.limit - 1)) do
@@ -26,7 +25,7 @@ for _, convId in ipairs(rcall('ZRANGE', KEYS[1], 0, a.limit - 1)) do
     if not agentId then break end
     rr_rotate(KEYS[2], agentId)
     rcall('ZREM', KEYS[1], convId)
-    assign_to(convKey, convKey .. ':log', KEYS[6], KEYS[7], h, agentId,
+    assign_to(convKey, convKey .. ':log', KEYS[6], fanout_of(KEYS[1]), h, agentId,
       'Assigned to ' .. agent_name(tag, agentId) .. ' by round robin', a.now, a.uid .. ':' .. n, a.hotTail)
     assigned = assigned + 1
   end

@@ -10,7 +10,6 @@
 -- KEYS[6] hash    account availability (agentId -> online|busy|offline)
 -- KEYS[7] zset    inbox assignment queue (conversation id -> queued at ms)
 -- KEYS[8] stream  partition events
--- KEYS[9] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { accountId, now, graceMs, uid, hotTail }
 -- Derived keys: <tag>:agent:<id> (hash: name, maxConversations), <tag>:agent:<id>:open (zset: load),
 --   <tag>:inbox:<inboxId>:st:<status>, <tag>:queues (set of inbox ids with a non-empty queue).
@@ -19,7 +18,7 @@
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 if h.status ~= 'open' or (h.assigneeId and h.assigneeId ~= '') then
   rcall('ZREM', KEYS[7], h.id)
   return { 0, cjson.encode(conv_view(h)) }
@@ -32,6 +31,6 @@ if not agentId then
 end
 rr_rotate(KEYS[3], agentId)
 rcall('ZREM', KEYS[7], h.id)
-local view = assign_to(KEYS[1], KEYS[2], KEYS[8], KEYS[9], h, agentId,
+local view = assign_to(KEYS[1], KEYS[2], KEYS[8], fanout_of(KEYS[1]), h, agentId,
   'Assigned to ' .. agent_name(tag, agentId) .. ' by round robin', a.now, a.uid, a.hotTail)
 return { 1, cjson.encode(view), agentId }

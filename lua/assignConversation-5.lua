@@ -5,7 +5,6 @@
 -- KEYS[3] set     inbox members (of the conversation's inbox)
 -- KEYS[4] zset    inbox assignment queue
 -- KEYS[5] stream  partition events
--- KEYS[6] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { accountId, inboxes (actor's allowed inbox ids; absent = all), actorId, actorName,
 --   assigneeId ('' = unassign), expectedAssigneeId (absent = no check; '' = expect unassigned), now, uid, hotTail }
 -- Derived keys: <tag>:agent:<id> (target's name/account), <tag>:agent:<id>:open.
@@ -21,11 +20,11 @@ if a.expectedAssigneeId and a.expectedAssigneeId ~= current then
 end
 if a.assigneeId ~= '' and rcall('SISMEMBER', KEYS[3], a.assigneeId) == 0 then return { -2 } end
 if a.assigneeId == current then return { 2, cjson.encode(conv_view(h)) } end
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local text
 if a.assigneeId == '' then text = 'Conversation unassigned by ' .. a.actorName
 elseif a.assigneeId == a.actorId then text = a.actorName .. ' self-assigned this conversation'
 else text = 'Assigned to ' .. agent_name(tag, a.assigneeId) .. ' by ' .. a.actorName end
 if a.assigneeId ~= '' then rcall('ZREM', KEYS[4], h.id) end
-local view = assign_to(KEYS[1], KEYS[2], KEYS[5], KEYS[6], h, a.assigneeId, text, a.now, a.uid, a.hotTail)
+local view = assign_to(KEYS[1], KEYS[2], KEYS[5], fanout_of(KEYS[1]), h, a.assigneeId, text, a.now, a.uid, a.hotTail)
 return { 1, cjson.encode(view) }

@@ -3,17 +3,19 @@
 -- KEYS[1] hash    conversation
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
+-- KEYS[4..6] are only read when used (echoId, sourceId, a contact sender); the caller passes
+-- KEYS[1] in their place otherwise, so no declared key is one that usually does not exist (a
+-- missing declared key makes every call TRYAGAIN while the partition's slot migrates)
 -- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> the first
 --                 message's stream id (re-read from KEYS[2]); older values hold the message JSON itself
 -- KEYS[5] string  sourceId dedupe of the inbox: "<conversationId> <messageId>" of the first message (message
 --                  JSON when written by an older version); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
--- KEYS[7] zset    partition snooze schedule (a reopened conversation leaves it)
--- KEYS[8] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
--- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
+-- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt), <tag>:snoozed (the
+-- partition snooze schedule: a reopened conversation leaves it), the fan-out channel.
 -- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
@@ -89,7 +91,7 @@ if incoming then
     table.insert(fields, 'status'); table.insert(fields, 'open')
     table.insert(fields, 'snoozedUntil'); table.insert(fields, '')
     table.insert(changed, 'status')
-    rcall('ZREM', KEYS[7], h.id)
+    rcall('ZREM', string.match(KEYS[1], '^({[^}]*})') .. ':snoozed', h.id)
   end
 elseif not private then
   if h.waitingSince ~= nil and h.waitingSince ~= '' then
@@ -107,14 +109,14 @@ set_list(KEYS[1], h, reopened and 'open' or h.status, a.now)
 local view = conv_view(hgetall(KEYS[1]))
 
 emit(KEYS[3], 'message.created', h.accountId, a.uid, a.now, { message = msg, conversation = view, waitedSince = waitedSince })
-publish(KEYS[8], 'message.created', h, private, { message = msg })
+publish(fanout_of(KEYS[1]), 'message.created', h, private, { message = msg })
 if reopened then
   local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', a.now, a.reopenUid))
   emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, a.now, { message = act, conversation = view })
-  publish(KEYS[8], 'message.created', h, false, { message = act })
+  publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
 end
 if #changed > 0 then
   emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed, previousStatus = h.status })
-  publish(KEYS[8], 'conversation.updated', h, false, { conversation = view, changed = changed })
+  publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
 end
 return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }

@@ -4,7 +4,6 @@
 -- KEYS[1] zset    account presence (agentId -> last heartbeat ms)
 -- KEYS[2] zset    account connections ("<agentId>|<connId>" -> last heartbeat ms)
 -- KEYS[3] zset    partition index of online agents ("<accountId>|<agentId>" -> last heartbeat ms)
--- KEYS[4] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { accountId, agentId, connIds, now, graceMs }
 -- Derived keys: <tag>:acct:<accountId>:availability (hash, read only).
 -- Reply: { 1 } came online | { 0 } was already online
@@ -14,8 +13,8 @@ for _, connId in ipairs(a.connIds) do rcall('ZADD', KEYS[2], a.now, a.agentId ..
 rcall('ZADD', KEYS[1], a.now, a.agentId)
 rcall('ZADD', KEYS[3], a.now, a.accountId .. '|' .. a.agentId)
 if before and tonumber(before) > a.now - a.graceMs then return { 0 } end
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local av = rcall('HGET', tag .. ':acct:' .. a.accountId .. ':availability', a.agentId) or 'online'
-publish(KEYS[4], 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true,
+publish(fanout_of(KEYS[1]), 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true,
   { agent = { id = a.agentId, accountId = a.accountId, online = true, availability = av } })
 return { 1 }

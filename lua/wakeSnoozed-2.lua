@@ -3,14 +3,13 @@
 -- fires exactly once however many engine nodes run the scheduler, and survives engine restarts.
 -- KEYS[1] zset    partition snooze schedule (conversation id, score snoozedUntil)
 -- KEYS[2] stream  partition events
--- KEYS[3] channel partition fan-out (PUBLISH)
 -- ARGV[1] msgpack { now, uid (base; each change gets uid:<conversationId>), hotTail, limit }
 -- Derived keys (same hash tag): <tag>:conv:<id> (hash), <tag>:conv:<id>:log (stream),
 --   <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
 -- Reply: { 1, claimed (entries taken off the schedule), woken (conversations reopened),
 --          wokenJSON ([{ id, accountId, inboxId, assigneeId }] of the reopened ones; '[]' when none) }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local due = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', a.now, 'WITHSCORES', 'LIMIT', 0, a.limit)
 local woken = {}
 for i = 1, #due, 2 do
@@ -28,10 +27,10 @@ for i = 1, #due, 2 do
     local view = conv_view(hgetall(convKey))
     local changed = { 'status', 'snoozedUntil' }
     emit(KEYS[2], 'message.created', h.accountId, uid, a.now, { message = act, conversation = view })
-    publish(KEYS[3], 'message.created', h, false, { message = act })
+    publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
     emit(KEYS[2], 'conversation.updated', h.accountId, uid .. ':c', a.now,
       { conversation = view, changed = changed, previousStatus = 'snoozed', actor = { type = 'system', id = NULL } })
-    publish(KEYS[3], 'conversation.updated', h, false, { conversation = view, changed = changed })
+    publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
     table.insert(woken, { id = h.id, accountId = h.accountId, inboxId = h.inboxId, assigneeId = view.assigneeId })
   end
 end
