@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   }
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, name: `parley-engine-${config.nodeId}` })
   const limiterRedis = connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, name: `parley-rl-${config.nodeId}` })
-  const sub = connectRedis(config.redis, { name: `parley-sub-${config.nodeId}` })
+  // one instance: the classic subscriber; a cluster uses shard subscribers instead (engine/sharded-feed.ts)
+  const sub = connectRedis(config.redis, { name: `parley-sub-${config.nodeId}`, lazyConnect: config.redis.kind === 'cluster' })
   for (const client of [redis, limiterRedis, sub]) client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'))
   await awaitLayout(redis, config.partitions, log)
 

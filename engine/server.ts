@@ -1,5 +1,7 @@
 // Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
-import type { RedisClient as Redis } from '../lua/client.js'
+import { isCluster, type RedisClient as Redis } from '../lua/client.js'
+import { splitNotice } from '../lua/codec.js'
+import { createShardedFeed } from './sharded-feed.js'
 import type { Sql } from 'postgres'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
@@ -56,8 +58,12 @@ export function createEngine(deps: EngineDeps) {
   let draining = false
   let listenSocket: us_listen_socket | null = null
 
+  // on a cluster, fan-out comes from one shard subscription per partition (engine/sharded-feed.ts)
+  const shardFeed = isCluster(redis)
+    ? createShardedFeed({ cluster: redis, partitions: config.partitions, log, nodeId: config.nodeId, password: config.redis.kind === 'cluster' ? config.redis.password : null })
+    : null
   // fan-out is part of being ready: a node whose subscriber is reconnecting would miss notices
-  const isReady = () => !draining && redis.status === 'ready' && deps.sub.status === 'ready'
+  const isReady = () => !draining && redis.status === 'ready' && (shardFeed !== null ? shardFeed.live() : deps.sub.status === 'ready')
   const checkReady = async () => {
     if (!isReady()) return false
     const pong = await Promise.race([redis.ping(), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())])
@@ -259,7 +265,18 @@ export function createEngine(deps: EngineDeps) {
     Promise.all([presence.sweep(), assignment.sweep()]).catch((err: unknown) => log.warn({ err }, 'maintenance sweep failed')))
 
   async function listen(): Promise<number> {
-    await fanout.start()
+    if (shardFeed === null) await fanout.start()
+    else {
+      await shardFeed.start({
+        onNotice: (_p, raw) => {
+          const n = splitNotice(raw)
+          if (n === null) log.error({ size: raw.length }, 'unparseable fan-out notice')
+          else fanout.dispatch(n)
+        },
+        onDown: (partitions) => log.warn({ partitions }, 'fan-out partitions down'),
+        onUp: (partitions) => log.debug({ partitions }, 'fan-out partitions up'),
+      })
+    }
     scheduler.start()
     eviction.start()
     maintenance.start()
@@ -285,6 +302,7 @@ export function createEngine(deps: EngineDeps) {
     sockets.closeAll(CLOSE.reconnect, 'server restarting: reconnect and resume')
     const deadline = Date.now() + config.shutdownGraceMs
     while (sockets.live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await shardFeed?.stop()
   }
 
   return { app, listen, shutdown, directory, presence, sockets, fanout, scripts, eviction }
