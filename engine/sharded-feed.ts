@@ -136,15 +136,18 @@ export function createShardedFeed(deps: ShardedFeedDeps) {
     let complete = map.size === new Set(channelOf.map((_, p) => partitionSlot(p))).size
     for (const { node, partitions } of wanted.values()) {
       const sub = subscriber(node.key, node.host, node.port)
-      try {
-        await sub.redis.ssubscribe(...partitions.map((p) => channelOf[p] as string))
-        for (const p of partitions) liveOn.set(p, node.key)
-        up.push(...partitions)
-      } catch (err) {
-        // MOVED (the map was stale), CLUSTERDOWN, a closed connection: the next pass asks again
-        complete = false
-        deps.log.debug({ err: (err as Error).message, node: node.key }, 'ssubscribe failed; retrying')
-      }
+      // one SSUBSCRIBE per partition: a shard subscription cannot span slots (CROSSSLOT)
+      await Promise.all(partitions.map(async (p) => {
+        try {
+          await sub.redis.ssubscribe(channelOf[p] as string)
+          liveOn.set(p, node.key)
+          up.push(p)
+        } catch (err) {
+          // MOVED (the map was stale), CLUSTERDOWN, a closed connection: the next pass asks again
+          complete = false
+          deps.log.debug({ err: (err as Error).message, node: node.key, partition: p }, 'ssubscribe failed; retrying')
+        }
+      }))
     }
     if (up.length > 0) handlers?.onUp(up)
     return complete && liveOn.size === deps.partitions
