@@ -62,6 +62,15 @@ local function fanout_of(key)
   return string.match(key, '^({[^}]*})') .. ':fanout'
 end
 
+-- are all these keys among the script's KEYS? (a script that writes a key it did not declare
+-- is aborted half-way by Redis Cluster when that key's slot is migrating and the key has moved)
+local function all_declared(keys)
+  local declared = {}
+  for _, k in ipairs(KEYS) do declared[k] = true end
+  for _, k in ipairs(keys) do if not declared[k] then return false end end
+  return true
+end
+
 -- key of the inbox's conversation list for one status (mirrors keys.ts inboxStatusList)
 local function status_list(convKey, inboxId, status)
   local tag = string.match(convKey, '^({[^}]*})')

@@ -28,6 +28,14 @@ export function tag(partition: number): string {
   return `{${partitionTagText(partition)}}`
 }
 
+/** The partition number of a key built here (its tag `{p<N>.…}`), or null. */
+export function partitionOfKey(key: string): number | null {
+  const m = /^\{p(\d+)\.[0-9a-z]+\}/.exec(key)
+  if (m === null) return null
+  const p = Number(m[1])
+  return key.startsWith(`${tag(p)}:`) ? p : null
+}
+
 /** Partition tags before 0.2 (`{p<N>}`, one instance only): their keys are refused at start (lua/layout.ts). */
 export function legacyTag(partition: number): string {
   return `{p${partition}}`

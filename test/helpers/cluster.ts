@@ -13,6 +13,14 @@ export type TestCluster = LocalCluster & {
   node(i: number): Redis;
   /** the nodes that are masters now */
   masters(): Promise<number[]>;
+  /** the node index serving a slot now */
+  ownerOf(slot: number): Promise<number>;
+  /**
+   * Moves one slot to another master live, as `redis-cli --cluster reshard` does: IMPORTING on the
+   * target, MIGRATING on the source, MIGRATE its keys in batches, then SETSLOT … NODE everywhere.
+   * `pauseMs` between batches stretches the window (writes meet TRYAGAIN / ASK meanwhile).
+   */
+  moveSlot(slot: number, to: number, opts?: { batch?: number; pauseMs?: number }): Promise<{ keys: number; ms: number }>;
 };
 
 async function distinctFreePorts(n: number): Promise<number[]> {
@@ -58,5 +66,38 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     }
     return out;
   };
-  return { ...started, node, masters: masterNodes };
+  const idOf = async (i: number) => String(await node(i).call('CLUSTER', 'MYID'));
+  const ownerOf = async (slot: number): Promise<number> => {
+    const masters = await masterNodes();
+    for (const i of masters) {
+      const slots = (await node(i).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const range = slots.find(([a, b]) => slot >= a && slot <= b);
+      const port = range?.[2][1];
+      const owner = started.nodes.findIndex((n) => n.port === port);
+      if (owner >= 0) return owner;
+    }
+    throw new Error(`no owner for slot ${slot}`);
+  };
+  const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) => {
+    const started0 = Date.now();
+    const from = await ownerOf(slot);
+    if (from === to) return { keys: 0, ms: 0 };
+    const [fromId, toId] = [await idOf(from), await idOf(to)];
+    const target = started.nodes[to] as { port: number };
+    await node(to).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await node(from).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    let moved = 0;
+    for (;;) {
+      const keys = (await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, opts.batch ?? 10)) as string[];
+      if (keys.length === 0) break;
+      await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+      moved += keys.length;
+      if (opts.pauseMs !== undefined) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    }
+    await node(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await node(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    return { keys: moved, ms: Date.now() - started0 };
+  };
+  return { ...started, node, masters: masterNodes, ownerOf, moveSlot };
 }

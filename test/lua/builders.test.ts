@@ -37,7 +37,8 @@ t.test('appendMessage declares no key that usually does not exist (TRYAGAIN duri
     contentAttributes: '{}', private: false, now: 1, uid: 'u', reopenUid: 'r', floodLimit: 1, hotTail: 10, dedupeTtlMs: 1, sourceTtlMs: 1,
   }
   const agent = appendMessageCall(k, { ...base, senderType: 'agent', senderId: 'ag_x', echoId: null, sourceId: null })
-  t.same(new Set(agent.keys), new Set([k.conversation('cv_x'), k.conversationLog('cv_x'), k.events]), 'agent, no echoId/sourceId: conversation, log, events only')
+  t.same(new Set(agent.keys), new Set([k.conversation('cv_x'), k.conversationLog('cv_x'), k.events, k.inboxStatusList('in_x', 'open')]),
+    'agent, no echoId/sourceId: conversation, log, events and the status list it is (likely) in')
   const contact = appendMessageCall(k, { ...base, senderType: 'contact', senderId: 'ct_x', echoId: 'e', sourceId: 's' })
   t.ok(contact.keys.includes(k.conversationFlood('cv_x')) && contact.keys.includes(k.conversationEchoes('cv_x')) &&
     contact.keys.includes(k.sourceDedupe('in_x', 's')), 'the optional keys are declared when used')

@@ -11,15 +11,21 @@
 -- KEYS[5] string  sourceId dedupe of the inbox: "<conversationId> <messageId>" of the first message (message
 --                  JSON when written by an older version); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
+-- KEYS[7..10]     the derived keys this call writes, as the caller guessed them from the conversation's
+--                 last known inboxId/status/assignee (lua/scripts.ts DeclaredHint), KEYS[1] where none:
+--                 7 the status list of its status, 8 the open list (a contact reopening it), 9 the
+--                 assignee's open set, 10 the partition snooze schedule (a contact waking it). A key
+--                 written undeclared while its slot migrates aborts the script half-way ("non local
+--                 key"), so a wrong guess writes nothing and answers { -9, hintJSON }: call again.
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
--- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt), <tag>:snoozed (the
--- partition snooze schedule: a reopened conversation leaves it), the fan-out channel.
+-- Derived: the fan-out channel (not a key).
 -- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
+--        | { -9, hintJSON } KEYS[7..10] are not the keys this conversation needs: nothing written
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
@@ -56,6 +62,16 @@ if incoming then
     if retry < 1 then retry = 1 end
     return { -3, retry }
   end
+end
+
+-- every derived key the writes below touch must be declared (see KEYS[7..10])
+local reopening = incoming and (h.status == 'resolved' or h.status == 'snoozed')
+local needed = { status_list(KEYS[1], h.inboxId, h.status) }
+if reopening then table.insert(needed, status_list(KEYS[1], h.inboxId, 'open')) end
+if h.assigneeId and h.assigneeId ~= '' then table.insert(needed, agent_open_key(KEYS[1], h.assigneeId)) end
+if incoming and h.status == 'snoozed' then table.insert(needed, string.match(KEYS[1], '^({[^}]*})') .. ':snoozed') end
+if not all_declared(needed) then
+  return { -9, cjson.encode({ inboxId = h.inboxId, status = h.status, assigneeId = h.assigneeId or '' }) }
 end
 
 -- writes start here
