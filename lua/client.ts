@@ -55,8 +55,7 @@ export type ClientOptions = {
  * A client for the target. On a cluster: MOVED/ASK followed up to 16 times, TRYAGAIN (a slot
  * being migrated) and CLUSTERDOWN (a failover) retried every 100 ms within those redirections
  * (about 1.6 s; scripts retry TRYAGAIN longer, lua/scripts.ts), slots refreshed every 5 s and on
- * every MOVED, and connections to nodes that go away reopened (a restarted replica, a master
- * coming back as a replica).
+ * every MOVED.
  */
 export function connectRedis(target: RedisTarget, opts: ClientOptions): RedisClient {
   const common = {
@@ -81,7 +80,8 @@ export function connectRedis(target: RedisTarget, opts: ClientOptions): RedisCli
     retryDelayOnFailover: 100,
     slotsRefreshTimeout: 2000,
     slotsRefreshInterval: 5000,
-    clusterNodeRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+    // a node whose connection closes leaves the pool (no blind reconnect to a dead master): its
+    // slots' commands go to another node, whose MOVED (once a replica is promoted) refreshes the map
   })
 }
 

@@ -117,18 +117,20 @@ function hintOfConversation(raw: unknown): DeclaredHint | null {
 // ---- calling --------------------------------------------------------------------------------
 
 /**
- * Errors Redis answers before running anything, while a cluster settles: TRYAGAIN (the slot is
- * being migrated and a declared key is elsewhere or missing), CLUSTERDOWN (a failover), and
- * ioredis giving up on redirections whose last answer was one of those (or MOVED/ASK).
+ * The error Redis answers, before running anything, while the slot of a call is being migrated
+ * and one of its declared keys has moved or does not exist: TRYAGAIN (also as the last error of
+ * ioredis giving up on its own ~1.6 s of redirections). CLUSTERDOWN (a master lost, no replica
+ * promoted yet: seconds) is not waited out here: ioredis retries it ~1.6 s, then the op answers
+ * `unavailable` with retryAfterMs and the client comes back.
  */
 export function isSettling(err: unknown): boolean {
   const m = err instanceof Error ? err.message : String(err)
-  return /^(TRYAGAIN|CLUSTERDOWN)\b/.test(m) || /Too many Cluster redirections/.test(m)
+  return /^TRYAGAIN\b/.test(m) || /Too many Cluster redirections.*TRYAGAIN/s.test(m)
 }
 
 export type SettleRetry = { boundMs: number; firstDelayMs: number; maxDelayMs: number }
 
-/** A slot migration of a few thousand keys takes 0.3–2.4 s, a failover 3–5 s: wait up to 10 s. */
+/** Moving a slot of a few thousand keys takes 0.3–2.4 s: writes to it wait up to 10 s. */
 export const SETTLE_RETRY: SettleRetry = { boundMs: 10_000, firstDelayMs: 25, maxDelayMs: 500 }
 
 /**
