@@ -1,6 +1,7 @@
 -- Shared prelude, prepended by lua/scripts.ts to every script (one copy per script body, so each
 -- script stays self-contained for EVALSHA). Helpers only: no key access of its own. scripts.ts
--- puts one line before it: `local PUBLISH = 'PUBLISH'` (one instance) or 'SPUBLISH' (a cluster).
+-- puts lines before it: `local PUBLISH = 'PUBLISH'` (one instance) or 'SPUBLISH' (a cluster: a
+-- shard channel in the partition's slot), and NOTICE_LOG_MS.
 local rcall = redis.call
 local NULL = cjson.null
 
@@ -56,12 +57,6 @@ local function conv_view(h)
   return c
 end
 
--- the partition's fan-out channel (mirrors keys.ts fanout): not declared in KEYS, a channel is no
--- key (declared, it would count as a missing key and TRYAGAIN every call during a slot migration)
-local function fanout_of(key)
-  return string.match(key, '^({[^}]*})') .. ':fanout'
-end
-
 -- are all these keys among the script's KEYS? (a script that writes a key it did not declare
 -- is aborted half-way by Redis Cluster when that key's slot is migrating and the key has moved)
 local function all_declared(keys)
@@ -98,12 +93,27 @@ local function emit(eventsKey, etype, accountId, uid, ts, data)
   return rcall('XADD', eventsKey, '*', 't', etype, 'a', accountId, 'u', uid, 'ts', tostring(ts), 'd', cjson.encode(data))
 end
 
--- one fan-out notice on the partition channel: every engine node delivers it to its local sockets.
--- Format (lua/codec.ts): header JSON { t type, a account, i inbox, c contact id or '', p 1 = agents
--- only }, a newline, then the event data JSON.
-local function publish(channel, etype, h, private, data)
-  rcall(PUBLISH, channel, cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
-    p = private and 1 or 0 }) .. '\n' .. cjson.encode(data))
+-- NOTICE_LOG_MS (prepended by lua/scripts.ts from lua/codec.ts): how long the partition's notice
+-- log keeps a notice, in ms of Redis time. A node whose subscription dropped catches up from the log
+-- (engine/fanout/sequencer.ts) when it comes back within it; past it, its clients of the partition
+-- are told to reconnect and resume.
+local notice_minid = nil
+
+-- one fan-out notice: appended to the partition's notice log (a stream trimmed to NOTICE_LOG_MS),
+-- then published on the partition channel (the log key without its ':log' suffix) prefixed with its
+-- log id, so every engine node delivers it to its local sockets once, in log order, and a node that
+-- missed some while its subscription was down reads them back from the log.
+-- Format (lua/codec.ts): '<log id> ' then the header JSON { t type, a account, i inbox, c contact id
+-- or '', p 1 = agents only }, a newline, then the event data JSON.
+local function publish(logKey, etype, h, private, data)
+  local body = cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
+    p = private and 1 or 0 }) .. '\n' .. cjson.encode(data)
+  if not notice_minid then
+    local now = rcall('TIME')
+    notice_minid = tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - NOTICE_LOG_MS)
+  end
+  local id = rcall('XADD', logKey, 'MINID', '~', notice_minid, '*', 'n', body)
+  rcall(PUBLISH, string.sub(logKey, 1, -5), id .. ' ' .. body)
 end
 
 -- appends a message to the conversation log (hot tail capped) and returns it with its stream id;

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { isCluster, type RedisClient as Redis } from './client.js'
 import { Packr } from 'msgpackr'
+import { NOTICE_LOG_MS } from './codec.js'
 import { hashTagOf, type PartitionKeys } from './keys.js'
 
 const packr = new Packr({ useRecords: false })
@@ -29,7 +30,7 @@ type Source = { name: string; numberOfKeys: number; lua: string }
 
 /** `publish`: the fan-out command the scripts use (lua/client.ts publishCommand). */
 export function loadScriptSources(dir = LUA_DIR, publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH'): Source[] {
-  const lib = `local PUBLISH = '${publish}'\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
+  const lib = `local PUBLISH = '${publish}'\nlocal NOTICE_LOG_MS = ${NOTICE_LOG_MS}\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
   return readdirSync(dir)
     .filter((f) => /^[a-z][A-Za-z]*-\d+\.lua$/.test(f))
     .map((file) => {
@@ -66,7 +67,7 @@ export type CreateConversationInput = {
 export function createConversationCall(k: PartitionKeys, a: CreateConversationInput): ScriptCall {
   return {
     name: 'createConversation',
-    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events],
+    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events, k.notices],
     args: [pack(a)],
   }
 }
@@ -96,6 +97,7 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given
       a.echoId !== null ? k.conversationEchoes(conversationId) : conv,
       a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : conv,
       contact ? k.conversationFlood(conversationId) : conv,
+      k.notices,
       list,
       reopens ? k.inboxStatusList(hint.inboxId, 'open') : conv,
       hint !== null && hint.assigneeId !== '' ? k.agentOpen(hint.assigneeId) : conv,
@@ -233,14 +235,14 @@ export function setConversationStatusCall(k: PartitionKeys, a: SetConversationSt
   const snoozedUntilIso = a.snoozedUntil === null ? null : new Date(a.snoozedUntil).toISOString()
   return {
     name: 'setConversationStatus',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed],
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed, k.notices],
     args: [packDefined({ ...rest, snoozedUntilIso })],
   }
 }
 
 export type WakeSnoozedInput = { now: number; uid: string; hotTail: number; limit: number }
 export function wakeSnoozedCall(k: PartitionKeys, a: WakeSnoozedInput): ScriptCall {
-  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events], args: [pack(a)] }
+  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events, k.notices], args: [pack(a)] }
 }
 
 export type MarkSeenInput = {
@@ -256,7 +258,7 @@ export function markSeenCall(k: PartitionKeys, a: MarkSeenInput): ScriptCall {
   return {
     name: 'markSeen',
     keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events,
-      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`)],
+      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.notices],
     args: [packDefined(rest)],
   }
 }
@@ -267,7 +269,7 @@ export type RateConversationInput = {
 }
 export function rateConversationCall(k: PartitionKeys, a: RateConversationInput): ScriptCall {
   const { conversationId, ...rest } = a
-  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events], args: [packDefined(rest)] }
+  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events, k.notices], args: [packDefined(rest)] }
 }
 
 /** undefined = keep the field, null = clear it. */
@@ -282,7 +284,7 @@ export function updateConversationCall(k: PartitionKeys, a: UpdateConversationIn
     if (v !== undefined) argv[f] = v ?? ''
   }
   if (a.customAttributes !== undefined) argv['customAttributes'] = JSON.stringify(a.customAttributes)
-  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events], args: [packDefined(argv)] }
+  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events, k.notices], args: [packDefined(argv)] }
 }
 
 // ---- builders: presence and assignment --------------------------------------------------------
@@ -292,7 +294,7 @@ export function autoAssignCall(k: PartitionKeys, a: AutoAssignInput): ScriptCall
   return {
     name: 'autoAssign',
     keys: [k.conversation(a.conversationId), k.conversationLog(a.conversationId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId),
-      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events],
+      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.notices],
     args: [pack({ accountId: a.accountId, now: a.now, graceMs: a.graceMs, uid: a.uid, hotTail: a.hotTail })],
   }
 }
@@ -302,7 +304,7 @@ export function drainQueueCall(k: PartitionKeys, a: DrainQueueInput): ScriptCall
   return {
     name: 'drainQueue',
     keys: [k.inboxQueue(a.inboxId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId), k.presence(a.accountId),
-      k.availability(a.accountId), k.events],
+      k.availability(a.accountId), k.events, k.notices],
     args: [pack(a)],
   }
 }
@@ -315,32 +317,32 @@ export function assignConversationCall(k: PartitionKeys, a: AssignConversationIn
   const { conversationId, inboxId, ...rest } = a
   return {
     name: 'assignConversation',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events],
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events, k.notices],
     args: [packDefined(rest)],
   }
 }
 
 export type PresenceBeatInput = { accountId: string; agentId: string; connIds: string[]; now: number; graceMs: number }
 export function presenceBeatCall(k: PartitionKeys, a: PresenceBeatInput): ScriptCall {
-  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex], args: [pack(a)] }
+  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.notices], args: [pack(a)] }
 }
 
 export function presenceSweepCall(k: PartitionKeys, a: { now: number; graceMs: number; limit: number }): ScriptCall {
-  return { name: 'presenceSweep', keys: [k.onlineIndex], args: [pack(a)] }
+  return { name: 'presenceSweep', keys: [k.onlineIndex, k.notices], args: [pack(a)] }
 }
 
 export type SetAvailabilityInput = { accountId: string; agentId: string; availability: 'online' | 'busy' | 'offline'; now: number; graceMs: number; uid: string }
 export function setAvailabilityCall(k: PartitionKeys, a: SetAvailabilityInput): ScriptCall {
   return {
     name: 'setAvailability',
-    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events],
+    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events, k.notices],
     args: [pack(a)],
   }
 }
 
 export type AutoResolveInput = { now: number; uid: string; hotTail: number; limit: number }
 export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput): ScriptCall {
-  return { name: 'autoResolve', keys: [k.autoResolve, k.events], args: [pack(a)] }
+  return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.notices], args: [pack(a)] }
 }
 
 // ---- builders: retention (eviction of archived conversations, rehydration from the archive) ----

@@ -3,6 +3,7 @@
 -- KEYS[2] zset    account presence
 -- KEYS[3] hash    agent
 -- KEYS[4] stream  partition events
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, agentId, availability, now, graceMs, uid }
 -- Reply: { 1, online (0|1), changed (0|1) } | { -1 } no such agent
 local a = cmsgpack.unpack(ARGV[1])
@@ -15,5 +16,5 @@ rcall('HSET', KEYS[1], a.agentId, a.availability)
 rcall('HSET', KEYS[3], 'availability', a.availability)
 local agent = { id = a.agentId, accountId = a.accountId, online = online == 1, availability = a.availability }
 emit(KEYS[4], 'agent.updated', a.accountId, a.uid, a.now, { agent = agent })
-publish(fanout_of(KEYS[1]), 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true, { agent = agent })
+publish(KEYS[5], 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true, { agent = agent })
 return { 1, online, 1 }

@@ -2,6 +2,7 @@
 -- connection entries are removed. Reads only the partition index of online agents (no full scan);
 -- atomic, so any number of nodes may run it.
 -- KEYS[1] zset    partition index of online agents ("<accountId>|<agentId>" -> last heartbeat ms)
+-- KEYS[2] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { now, graceMs, limit }
 -- Derived keys: <tag>:acct:<accountId>:presence, :conns, :availability.
 -- Reply: { 1, wentOfflineCount, "<accountId>|<agentId>"... }
@@ -20,7 +21,7 @@ for _, member in ipairs(rcall('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT',
   if not beat or tonumber(beat) <= cutoff then
     rcall('ZREM', acct .. ':presence', agentId)
     local av = rcall('HGET', acct .. ':availability', agentId) or 'online'
-    publish(fanout_of(KEYS[1]), 'presence.updated', { accountId = accountId, inboxId = '', contactId = '' }, true,
+    publish(KEYS[2], 'presence.updated', { accountId = accountId, inboxId = '', contactId = '' }, true,
       { agent = { id = agentId, accountId = accountId, online = false, availability = av } })
     out[2] = out[2] + 1
     table.insert(out, member)

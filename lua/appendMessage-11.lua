@@ -11,21 +11,22 @@
 -- KEYS[5] string  sourceId dedupe of the inbox: "<conversationId> <messageId>" of the first message (message
 --                  JSON when written by an older version); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
--- KEYS[7..10]     the derived keys this call writes, as the caller guessed them from the conversation's
+-- KEYS[7] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
+-- KEYS[8..11]     the derived keys this call writes, as the caller guessed them from the conversation's
 --                 last known inboxId/status/assignee (lua/scripts.ts DeclaredHint), KEYS[1] where none:
---                 7 the status list of its status, 8 the open list (a contact reopening it), 9 the
---                 assignee's open set, 10 the partition snooze schedule (a contact waking it). A key
+--                 8 the status list of its status, 9 the open list (a contact reopening it), 10 the
+--                 assignee's open set, 11 the partition snooze schedule (a contact waking it). A key
 --                 written undeclared while its slot migrates aborts the script half-way ("non local
 --                 key"), so a wrong guess writes nothing and answers { -9, hintJSON }: call again.
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
--- Derived: the fan-out channel (not a key).
+-- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
 -- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
---        | { -9, hintJSON } KEYS[7..10] are not the keys this conversation needs: nothing written
+--        | { -9, hintJSON } KEYS[8..11] are not the keys this conversation needs: nothing written
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
@@ -64,7 +65,7 @@ if incoming then
   end
 end
 
--- every derived key the writes below touch must be declared (see KEYS[7..10])
+-- every derived key the writes below touch must be declared (see KEYS[8..11])
 local reopening = incoming and (h.status == 'resolved' or h.status == 'snoozed')
 local needed = { status_list(KEYS[1], h.inboxId, h.status) }
 if reopening then table.insert(needed, status_list(KEYS[1], h.inboxId, 'open')) end
@@ -125,14 +126,14 @@ set_list(KEYS[1], h, reopened and 'open' or h.status, a.now)
 local view = conv_view(hgetall(KEYS[1]))
 
 emit(KEYS[3], 'message.created', h.accountId, a.uid, a.now, { message = msg, conversation = view, waitedSince = waitedSince })
-publish(fanout_of(KEYS[1]), 'message.created', h, private, { message = msg })
+publish(KEYS[7], 'message.created', h, private, { message = msg })
 if reopened then
   local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', a.now, a.reopenUid))
   emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, a.now, { message = act, conversation = view })
-  publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
+  publish(KEYS[7], 'message.created', h, false, { message = act })
 end
 if #changed > 0 then
   emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed, previousStatus = h.status })
-  publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
+  publish(KEYS[7], 'conversation.updated', h, false, { conversation = view, changed = changed })
 end
 return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }

@@ -3,6 +3,7 @@
 -- fires exactly once however many engine nodes run the scheduler, and survives engine restarts.
 -- KEYS[1] zset    partition snooze schedule (conversation id, score snoozedUntil)
 -- KEYS[2] stream  partition events
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { now, uid (base; each change gets uid:<conversationId>), hotTail, limit }
 -- Derived keys (same hash tag): <tag>:conv:<id> (hash), <tag>:conv:<id>:log (stream),
 --   <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
@@ -27,10 +28,10 @@ for i = 1, #due, 2 do
     local view = conv_view(hgetall(convKey))
     local changed = { 'status', 'snoozedUntil' }
     emit(KEYS[2], 'message.created', h.accountId, uid, a.now, { message = act, conversation = view })
-    publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
+    publish(KEYS[3], 'message.created', h, false, { message = act })
     emit(KEYS[2], 'conversation.updated', h.accountId, uid .. ':c', a.now,
       { conversation = view, changed = changed, previousStatus = 'snoozed', actor = { type = 'system', id = NULL } })
-    publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
+    publish(KEYS[3], 'conversation.updated', h, false, { conversation = view, changed = changed })
     table.insert(woken, { id = h.id, accountId = h.accountId, inboxId = h.inboxId, assigneeId = view.assigneeId })
   end
 end

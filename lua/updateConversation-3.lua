@@ -3,6 +3,7 @@
 -- so the fan-out notice is private (the contact's view carries none of them).
 -- KEYS[1] hash    conversation
 -- KEYS[2] stream  partition events
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxes (allowed inbox ids; absent = all), now, uid,
 --   priority, customAttributes (JSON text), branch, region: each absent = keep, '' = null }
 -- Reply: { 1, conversationJSON, changedJSON } changed | { 2, conversationJSON, '[]' } nothing changed
@@ -29,5 +30,5 @@ if #changed == 0 then return { 2, cjson.encode(conv_view(h)), '[]' } end
 rcall('HSET', KEYS[1], unpack(fields))
 local view = conv_view(hgetall(KEYS[1]))
 emit(KEYS[2], 'conversation.updated', h.accountId, a.uid, a.now, { conversation = view, changed = changed })
-publish(fanout_of(KEYS[1]), 'conversation.updated', h, true, { conversation = view, changed = changed })
+publish(KEYS[3], 'conversation.updated', h, true, { conversation = view, changed = changed })
 return { 1, cjson.encode(view), cjson.encode(changed) }

@@ -6,6 +6,7 @@
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
 -- KEYS[4] zset    partition snooze schedule (conversation id, score snoozedUntil)
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxes (allowed inbox ids; absent = all), agentId, agentName,
 --   status ('open'|'pending'|'snoozed'|'resolved'), snoozedUntil (ms, snoozed only),
 --   snoozedUntilIso (the same time as ISO text, for the activity), now, uid, hotTail }
@@ -65,8 +66,8 @@ else content = 'Conversation was reopened' end
 local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, content, a.now, a.uid))
 local view = conv_view(hgetall(KEYS[1]))
 emit(KEYS[3], 'message.created', h.accountId, a.uid, a.now, { message = act, conversation = view })
-publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
+publish(KEYS[5], 'message.created', h, false, { message = act })
 emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now,
   { conversation = view, changed = changed, previousStatus = old, actor = { type = 'agent', id = a.agentId } })
-publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
+publish(KEYS[5], 'conversation.updated', h, false, { conversation = view, changed = changed })
 return { 1, cjson.encode(view), cjson.encode(changed) }

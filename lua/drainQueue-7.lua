@@ -6,6 +6,7 @@
 -- KEYS[4] zset    account presence
 -- KEYS[5] hash    account availability
 -- KEYS[6] stream  partition events
+-- KEYS[7] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxId, now, graceMs, uid, hotTail, limit }
 -- Derived keys: <tag>:conv:<id> and <tag>:conv:<id>:log of queued conversations, <tag>:agent:<id>,
 --   <tag>:agent:<id>:open, <tag>:queues.
@@ -25,7 +26,7 @@ for _, convId in ipairs(rcall('ZRANGE', KEYS[1], 0, a.limit - 1)) do
     if not agentId then break end
     rr_rotate(KEYS[2], agentId)
     rcall('ZREM', KEYS[1], convId)
-    assign_to(convKey, convKey .. ':log', KEYS[6], fanout_of(KEYS[1]), h, agentId,
+    assign_to(convKey, convKey .. ':log', KEYS[6], KEYS[7], h, agentId,
       'Assigned to ' .. agent_name(tag, agentId) .. ' by round robin', a.now, a.uid .. ':' .. n, a.hotTail)
     assigned = assigned + 1
   end

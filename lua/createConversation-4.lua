@@ -2,6 +2,7 @@
 -- KEYS[1] string  account displayId counter
 -- KEYS[2] string  contact pointer: the contact's current conversation id in this inbox
 -- KEYS[3] stream  partition events
+-- KEYS[4] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { id, accountId, inboxId, contactId, now, uid, additionalAttributes (JSON text) }
 -- Derived keys (same hash tag): <tag>:conv:<id> (hash), <tag>:inbox:<inboxId>:st:<status> (zset).
 -- Reply: { 1, conversationJSON } created | { 2, conversationJSON } existing open/pending/snoozed one
@@ -27,5 +28,5 @@ local h = hgetall(convKey)
 set_list(convKey, { id = a.id, inboxId = a.inboxId }, 'open', a.now)
 local view = conv_view(h)
 emit(KEYS[3], 'conversation.created', a.accountId, a.uid, a.now, { conversation = view })
-publish(fanout_of(KEYS[1]), 'conversation.created', h, true, { conversation = view })
+publish(KEYS[4], 'conversation.created', h, true, { conversation = view })
 return { 1, cjson.encode(view) }

@@ -1,6 +1,7 @@
 -- rateConversation: the contact rates its resolved conversation (CSAT), once.
 -- KEYS[1] hash    conversation
 -- KEYS[2] stream  partition events
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, contactId, inboxId (the contact's inbox), score (1..5), comment, now, uid }
 -- Reply: { 1, conversationJSON } rated | { -1 } not found | { -2 } forbidden
 --        | { -4, message } not resolved, or already rated
@@ -19,5 +20,5 @@ emit(KEYS[2], 'conversation.rated', h.accountId, a.uid, a.now, { conversationId 
   contactId = h.contactId, agentId = (h.assigneeId ~= nil and h.assigneeId ~= '') and h.assigneeId or NULL,
   score = a.score, comment = rating.comment, ratedAt = a.now, conversation = view })
 emit(KEYS[2], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed })
-publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
+publish(KEYS[3], 'conversation.updated', h, false, { conversation = view, changed = changed })
 return { 1, cjson.encode(view) }

@@ -6,6 +6,7 @@
 -- KEYS[2] stream  conversation log
 -- KEYS[3] stream  partition events
 -- KEYS[4] string  seen throttle of this viewer in this conversation (SET NX PX throttleMs)
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, role ('agent'|'contact'), viewerId, inboxId (the contact's inbox),
 --   inboxes (agents: allowed inbox ids; absent = all), now, uid, throttleMs,
 --   cap (most read receipts per call), slackMs (how far before the previous seen time the log
@@ -51,14 +52,14 @@ for i = #entries, 1, -1 do
     if theirs and created > prev and created <= a.now and (m.status == 'sent' or m.status == 'delivered') then
       m.id = entry[1]
       m.status = 'read'
-      publish(fanout_of(KEYS[1]), 'message.updated', h, m.private == true, { message = m })
+      publish(KEYS[5], 'message.updated', h, m.private == true, { message = m })
       receipts = receipts + 1
     end
   end
 end
 
 local view = conv_view(hgetall(KEYS[1]))
-publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
+publish(KEYS[5], 'conversation.updated', h, false, { conversation = view, changed = changed })
 local archived = 0
 if rcall('SET', KEYS[4], '1', 'NX', 'PX', a.throttleMs) then
   emit(KEYS[3], 'conversation.seen', h.accountId, a.uid, a.now,

@@ -3,6 +3,7 @@
 -- the idle ones are a range query; each is checked against its hash before it is resolved.
 -- KEYS[1] hash    partition auto-resolve settings: inboxId -> autoResolveAfterMs
 -- KEYS[2] stream  partition events
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { now, uid (base; each change gets uid:<conversationId>), hotTail, limit (per call) }
 -- Derived keys (same hash tag): <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt),
 --   <tag>:conv:<id> (hash), <tag>:conv:<id>:log (stream).
@@ -40,10 +41,10 @@ for i = 1, #settings, 2 do
           activity(h, 'Conversation was marked resolved by system due to ' .. span(after) .. ' of inactivity', a.now, uid))
         local view = conv_view(hgetall(convKey))
         emit(KEYS[2], 'message.created', h.accountId, uid, a.now, { message = act, conversation = view })
-        publish(fanout_of(KEYS[1]), 'message.created', h, false, { message = act })
+        publish(KEYS[3], 'message.created', h, false, { message = act })
         emit(KEYS[2], 'conversation.updated', h.accountId, uid .. ':c', a.now,
           { conversation = view, changed = changed, previousStatus = 'open', actor = { type = 'system', id = NULL } })
-        publish(fanout_of(KEYS[1]), 'conversation.updated', h, false, { conversation = view, changed = changed })
+        publish(KEYS[3], 'conversation.updated', h, false, { conversation = view, changed = changed })
         resolved = resolved + 1
       elseif h.status ~= 'open' then
         rcall('ZREM', tag .. ':inbox:' .. inboxId .. ':st:open', id) -- a stale entry: not open any more

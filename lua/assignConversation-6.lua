@@ -5,6 +5,7 @@
 -- KEYS[3] set     inbox members (of the conversation's inbox)
 -- KEYS[4] zset    inbox assignment queue
 -- KEYS[5] stream  partition events
+-- KEYS[6] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxes (actor's allowed inbox ids; absent = all), actorId, actorName,
 --   assigneeId ('' = unassign), expectedAssigneeId (absent = no check; '' = expect unassigned), now, uid, hotTail }
 -- Derived keys: <tag>:agent:<id> (target's name/account), <tag>:agent:<id>:open.
@@ -26,5 +27,5 @@ if a.assigneeId == '' then text = 'Conversation unassigned by ' .. a.actorName
 elseif a.assigneeId == a.actorId then text = a.actorName .. ' self-assigned this conversation'
 else text = 'Assigned to ' .. agent_name(tag, a.assigneeId) .. ' by ' .. a.actorName end
 if a.assigneeId ~= '' then rcall('ZREM', KEYS[4], h.id) end
-local view = assign_to(KEYS[1], KEYS[2], KEYS[5], fanout_of(KEYS[1]), h, a.assigneeId, text, a.now, a.uid, a.hotTail)
+local view = assign_to(KEYS[1], KEYS[2], KEYS[5], KEYS[6], h, a.assigneeId, text, a.now, a.uid, a.hotTail)
 return { 1, cjson.encode(view) }

@@ -4,6 +4,7 @@
 -- KEYS[1] zset    account presence (agentId -> last heartbeat ms)
 -- KEYS[2] zset    account connections ("<agentId>|<connId>" -> last heartbeat ms)
 -- KEYS[3] zset    partition index of online agents ("<accountId>|<agentId>" -> last heartbeat ms)
+-- KEYS[4] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, agentId, connIds, now, graceMs }
 -- Derived keys: <tag>:acct:<accountId>:availability (hash, read only).
 -- Reply: { 1 } came online | { 0 } was already online
@@ -15,6 +16,6 @@ rcall('ZADD', KEYS[3], a.now, a.accountId .. '|' .. a.agentId)
 if before and tonumber(before) > a.now - a.graceMs then return { 0 } end
 local tag = string.match(KEYS[1], '^({[^}]*})')
 local av = rcall('HGET', tag .. ':acct:' .. a.accountId .. ':availability', a.agentId) or 'online'
-publish(fanout_of(KEYS[1]), 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true,
+publish(KEYS[4], 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true,
   { agent = { id = a.agentId, accountId = a.accountId, online = true, availability = av } })
 return { 1 }

@@ -10,6 +10,7 @@
 -- KEYS[6] hash    account availability (agentId -> online|busy|offline)
 -- KEYS[7] zset    inbox assignment queue (conversation id -> queued at ms)
 -- KEYS[8] stream  partition events
+-- KEYS[9] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, now, graceMs, uid, hotTail }
 -- Derived keys: <tag>:agent:<id> (hash: name, maxConversations), <tag>:agent:<id>:open (zset: load),
 --   <tag>:inbox:<inboxId>:st:<status>, <tag>:queues (set of inbox ids with a non-empty queue).
@@ -31,6 +32,6 @@ if not agentId then
 end
 rr_rotate(KEYS[3], agentId)
 rcall('ZREM', KEYS[7], h.id)
-local view = assign_to(KEYS[1], KEYS[2], KEYS[8], fanout_of(KEYS[1]), h, agentId,
+local view = assign_to(KEYS[1], KEYS[2], KEYS[8], KEYS[9], h, agentId,
   'Assigned to ' .. agent_name(tag, agentId) .. ' by round robin', a.now, a.uid, a.hotTail)
 return { 1, cjson.encode(view), agentId }

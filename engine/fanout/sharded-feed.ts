@@ -1,4 +1,4 @@
-// The fan-out feed on a Redis Cluster: one SSUBSCRIBE per partition channel (a shard channel in the
+// The fan-out feed on a Redis Cluster (the Feed of feed.ts): one SSUBSCRIBE per partition channel (a shard channel in the
 // partition's slot), sent to the master that owns that slot, one subscriber connection per master.
 // It follows the cluster: a `sunsubscribe` push (the slot moved: Redis sends it at the final
 // `CLUSTER SETSLOT … NODE`), a MOVED answer to SSUBSCRIBE, a subscriber connection that closes (a
@@ -8,17 +8,10 @@
 // published meanwhile (notices published during a slot migration reach nobody: the catch-up must
 // cover the window from the last notice it delivered).
 import { Redis, type Cluster } from 'ioredis'
-import { keysFor } from '../lua/keys.js'
-import { partitionSlot } from '../lua/slot.js'
-import type { Logger } from './log.js'
-
-export type FeedHandlers = {
-  onNotice: (partition: number, raw: string) => void
-  /** these partitions' subscriptions are gone: notices may be missed until onUp */
-  onDown: (partitions: number[]) => void
-  /** these partitions are subscribed again (or for the first time) */
-  onUp: (partitions: number[]) => void
-}
+import { keysFor } from '../../lua/keys.js'
+import { partitionSlot } from '../../lua/slot.js'
+import type { Logger } from '../log.js'
+import type { Feed, FeedHandlers } from './feed.js'
 
 export type ShardedFeedDeps = {
   /** the command client: its CLUSTER SLOTS answers who owns which slot */
@@ -35,7 +28,7 @@ export type ShardedFeedDeps = {
 
 type Subscriber = { key: string; redis: Redis; alive: boolean }
 
-export function createShardedFeed(deps: ShardedFeedDeps) {
+export function createShardedFeed(deps: ShardedFeedDeps): Feed & { live(): boolean; down(): number[] } {
   const checkMs = deps.checkMs ?? 5000
   const retryMs = deps.retryMs ?? 250
   const channelOf = Array.from({ length: deps.partitions }, (_, p) => keysFor(p).fanout)
@@ -66,7 +59,7 @@ export function createShardedFeed(deps: ShardedFeedDeps) {
     for (const p of down) liveOn.delete(p)
     if (down.length > 0) {
       deps.log.warn({ node: key, partitions: down.length, why }, 'shard subscriptions lost; resubscribing')
-      handlers?.onDown(down)
+      handlers?.down(down)
     }
     // a moved slot: its new owner is known now; a closed connection: give the node a moment
     if (why === 'sunsubscribe') void reconcile()
@@ -85,7 +78,7 @@ export function createShardedFeed(deps: ShardedFeedDeps) {
     subscribers.set(key, sub)
     redis.on('smessage', (channel: string, message: string) => {
       const p = partitionOfChannel.get(channel)
-      if (p !== undefined && liveOn.get(p) === key) handlers?.onNotice(p, message)
+      if (p !== undefined && liveOn.get(p) === key) handlers?.notice(p, message)
     })
     // an unsolicited sunsubscribe: a slot of this node moved away
     redis.on('moved', () => lose(key, 'sunsubscribe'))
@@ -131,7 +124,7 @@ export function createShardedFeed(deps: ShardedFeedDeps) {
       w.partitions.push(p)
       wanted.set(owner.key, w)
     }
-    if (down.length > 0) handlers?.onDown(down)
+    if (down.length > 0) handlers?.down(down)
     const up: number[] = []
     let complete = map.size === new Set(channelOf.map((_, p) => partitionSlot(p))).size
     for (const { node, partitions } of wanted.values()) {
@@ -149,7 +142,7 @@ export function createShardedFeed(deps: ShardedFeedDeps) {
         }
       }))
     }
-    if (up.length > 0) handlers?.onUp(up)
+    if (up.length > 0) handlers?.up(up)
     return complete && liveOn.size === deps.partitions
   }
 
@@ -178,11 +171,15 @@ export function createShardedFeed(deps: ShardedFeedDeps) {
   }
 
   return {
-    /** Subscribes every partition; resolves once a first pass ran (live() says whether all are up). */
+    /** Subscribes every partition; resolves once every partition is up. */
     async start(h: FeedHandlers): Promise<void> {
       handlers = h
       stopped = false
       await reconcile()
+      while (!stopped && liveOn.size < deps.partitions) {
+        await new Promise((r) => setTimeout(r, retryMs))
+        await running
+      }
     },
     /** every partition subscribed on its owner */
     live: () => liveOn.size === deps.partitions,
