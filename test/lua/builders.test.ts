@@ -37,10 +37,10 @@ t.test('appendMessage declares no key that usually does not exist (TRYAGAIN duri
     contentAttributes: '{}', private: false, now: 1, uid: 'u', reopenUid: 'r', floodLimit: 1, hotTail: 10, dedupeTtlMs: 1, sourceTtlMs: 1,
   }
   const agent = appendMessageCall(k, { ...base, senderType: 'agent', senderId: 'ag_x', echoId: null, sourceId: null })
-  t.same(new Set(agent.keys), new Set([k.conversation('cv_x'), k.conversationLog('cv_x'), k.events, k.inboxStatusList('in_x', 'open')]),
-    'agent, no echoId/sourceId: conversation, log, events and the status list it is (likely) in')
+  t.same(new Set(agent.keys), new Set([k.conversation('cv_x'), k.conversationLog('cv_x'), k.events, k.notices, k.inboxStatusList('in_x', 'open')]),
+    'agent, no echoId/sourceId: conversation, log, events, notice log and the status list it is (likely) in')
   const contact = appendMessageCall(k, { ...base, senderType: 'contact', senderId: 'ct_x', echoId: 'e', sourceId: 's' })
   t.ok(contact.keys.includes(k.conversationFlood('cv_x')) && contact.keys.includes(k.conversationEchoes('cv_x')) &&
     contact.keys.includes(k.sourceDedupe('in_x', 's')), 'the optional keys are declared when used')
-  for (const s of loadScriptSources()) t.notMatch(s.lua, /KEYS\[\d+\]\s+channel/, `${s.name}: the fan-out channel is derived, not a declared key`)
+  for (const s of loadScriptSources()) t.notMatch(s.lua, /KEYS\[\d+\]\s+channel/, `${s.name}: no pub/sub channel among the declared keys`)
 })
