@@ -54,8 +54,7 @@ export async function checkLayout(redis: RedisClient, partitions: number): Promi
       ok: false,
       error: `this Redis holds data of Parley 0.1 (partition keys {p0}…{p${Math.max(...legacy)}}), whose partition tags ` +
         'this version replaced (they did not spread over the masters of a cluster). Nothing was changed. ' +
-        'Run the previous version on it, or move its keys over with `node dist/engine/migrate-tags.js` ' +
-        '(engines and archiver stopped; README "Upgrading from 0.1").',
+        'Keep running the previous version on it, or start this one on an empty Redis (README "Upgrading from 0.1").',
     }
   }
   const layout: Layout = { tags: TAGS, partitions }
