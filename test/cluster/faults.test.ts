@@ -3,7 +3,8 @@
 // wait (TRYAGAIN is retried) and are neither lost nor duplicated, order is kept per conversation,
 // and the engines' shard subscriptions follow the slot to its new owner. Then its master is
 // killed (-9): its replica is promoted, the engines carry on without a restart, clients that
-// retry `unavailable` with the same echoId end with each message once, in order.
+// retry `unavailable` with the same echoId end with each message once, in order. In between, every
+// shard subscriber connection is killed under load: connected agents still get everything once.
 import t from 'tap'
 import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { keySlot } from '../../lua/slot.js'
@@ -14,7 +15,7 @@ import { startEngine } from '../helpers/engine.js'
 
 const CONVERSATIONS = 8
 
-t.test('live resharding of a busy partition', async (t) => {
+t.test('the cluster changes under load: a slot moved, subscribers killed, a master killed', async (t) => {
   const cluster = await startTestCluster(t)
   const env = { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.seeds, CONN_RATE_POINTS: '10000', OPS_PER_SECOND: '10000' }
   const nodeA = await startEngine(t, { redisUrl: '', env })
@@ -81,8 +82,41 @@ t.test('live resharding of a busy partition', async (t) => {
   const r = await w.client.request('message.send', { conversationId: w.convId, content: 'after the move', echoId: 'after' })
   t.equal(r['ok'], true)
   t.ok(await agent.waitFor((f) => f['type'] === 'message.created' && f['data']?.message?.content === 'after the move', 10_000), 'live delivery on the new owner')
-  const missed = widgets.reduce((n, x) => n + x.sent.filter((id) => !agent.frames.some((f) => f['type'] === 'message.created' && f['data']?.message?.id === id)).length, 0)
+  // message ids are per conversation log: match both
+  const missed = widgets.reduce((n, x) => n + x.sent.filter((id) => !agent.frames.some((f) => f['type'] === 'message.created' &&
+    f['data']?.message?.conversationId === x.convId && f['data'].message.id === id)).length, 0)
   t.equal(missed, 0, 'the connected agent missed nothing: notices published on the importing node are caught up from the notice log')
+
+  await t.test('shard subscriber connections killed (CLIENT KILL) while messages flow', async (t) => {
+    let flowing = true
+    const sentNow = new Map<string, string[]>()
+    const flows = widgets.map(async (w) => {
+      const ids: string[] = []
+      sentNow.set(w.convId, ids)
+      for (let n = 0; flowing; n++) {
+        const r = await w.client.request('message.send', { conversationId: w.convId, content: `k${n}`, echoId: `k${n}` }, 15_000)
+        if (r['ok'] === true) ids.push(r['data'].message.id as string)
+        else if (r['error']?.code !== 'unavailable') t.fail(`unexpected answer ${JSON.stringify(r)}`)
+      }
+    })
+    await new Promise((r) => setTimeout(r, 300))
+    let killed = 0
+    for (const i of await cluster.masters()) killed += Number(await cluster.node(i).call('CLIENT', 'KILL', 'TYPE', 'pubsub'))
+    await new Promise((r) => setTimeout(r, 1500))
+    flowing = false
+    await Promise.all(flows)
+    t.ok(killed >= 6, `${killed} shard subscriber connections killed (both engines, every master)`)
+    const last = widgets[widgets.length - 1] as (typeof widgets)[number]
+    const lastId = sentNow.get(last.convId)?.at(-1)
+    await agent.waitFor((f) => f['type'] === 'message.created' && f['data']?.message?.id === lastId, 10_000)
+    for (const w of widgets) {
+      const ids = sentNow.get(w.convId) ?? []
+      const wanted = new Set(ids)
+      const got = agent.frames.filter((f) => f['type'] === 'message.created' && f['data']?.message?.conversationId === w.convId &&
+        wanted.has(f['data'].message.id)).map((f) => f['data'].message.id as string)
+      t.same(got, ids, `${w.convId}: the agent on the other node got all ${ids.length} messages once, in order`)
+    }
+  })
 
   await t.test('kill -9 of the master of a busy partition', async (t) => {
     const victim = await cluster.ownerOf(slot)
