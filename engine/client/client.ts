@@ -1,0 +1,286 @@
+// The core both clients share: one connection, requests, the held view (conversations and their
+// ordered messages), the outbox, events for the app, and resync after every hello. widget.ts and
+// agent.ts add the role's options, URL, hello handling and typed helpers; browser.ts and node.ts
+// supply the platform (WebSocket, storage, wake-up signals).
+//
+// Guarantees to the app: events arrive once each, messages in id order per conversation; after
+// every (re)connect the view is made the server's and `synced` follows; a send is kept until
+// acknowledged and lands once on the server. An exception in an app handler becomes an `error`
+// event; nothing the app passes to `on` can break the client.
+import { createConnection } from './connection.js'
+import { createEmitter } from './emitter.js'
+import { ParleyError, RETRYABLE } from './errors.js'
+import { newEchoId } from './ids.js'
+import { createOutbox } from './outbox.js'
+import { createRequests } from './requests.js'
+import { CANCELLED, eachLimited, resyncConversation, type ResyncCtx } from './resync.js'
+import type { KeyValue } from './storage.js'
+import { createHeld, type AnyConversation } from './store.js'
+import type { ClientEvents, Codec, CommonOptions, Opener, OutboxEntry, SendOptions, State } from './types.js'
+import type { EventFrame, Hello, Message } from '../wire.js'
+
+export type RoleHooks = {
+  role: 'agent' | 'contact'
+  onHello: (hello: Hello) => void
+  /** before the per-conversation resync (agents re-run their lists here) */
+  beforeResync?: (ctx: ResyncCtx, reconnect: boolean) => Promise<void>
+  /** after it (agents refresh presence) */
+  afterResync?: (ctx: ResyncCtx, reconnect: boolean) => Promise<void>
+  /** presence.updated: role-specific bookkeeping before the app hears it */
+  onPresence?: (data: ClientEvents['presence.updated']) => void
+}
+
+export type CoreDeps = {
+  options: CommonOptions
+  opener: Opener
+  probe: (() => Promise<boolean>) | null
+  codec: Codec
+  kv: KeyValue
+  url: () => string
+  hooks: RoleHooks
+}
+
+const INTERNAL_RETRIES = 5
+
+export function createCore(deps: CoreDeps) {
+  const { options, hooks } = deps
+  const emitter = createEmitter<ClientEvents>()
+  const emit = emitter.emit
+  const held = createHeld()
+  const typingOn = new Map<string, ClientEvents['typing']>()
+  let hello: Hello | null = null
+  let syncGen = 0
+  let syncing = true
+  let buffered: EventFrame[] = []
+  let everSynced = false
+  let syncedWaiters: { resolve: () => void; reject: (e: ParleyError) => void }[] = []
+  let closedErr: ParleyError | null = null
+
+  const conn = createConnection({
+    opener: deps.opener, url: deps.url, codec: deps.codec, probe: deps.probe,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
+    ...(options.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: options.pingTimeoutMs }),
+    ping: () => requests.request('ping', {}, options.pingTimeoutMs ?? 10_000),
+    onState: (state, previous) => emit('state', { state, previous }),
+    onHello,
+    onFrame,
+    onDown: () => {
+      syncGen++
+      syncing = true
+      buffered = []
+      requests.dropped()
+      outbox.setLive(false)
+    },
+    onFatal: (err) => shutdown(err, true),
+  })
+  const requests = createRequests({ send: (f) => conn.send(f), timeoutMs: options.requestTimeoutMs ?? 15_000 })
+
+  const outbox = createOutbox({
+    kv: deps.kv,
+    now: Date.now,
+    send: (e) => requests.request('message.send', {
+      conversationId: e.conversationId, content: e.content, echoId: e.echoId,
+      ...(e.contentType === undefined ? {} : { contentType: e.contentType }),
+      ...(e.contentAttributes === undefined ? {} : { contentAttributes: e.contentAttributes }),
+      ...(e.private === undefined ? {} : { private: e.private }),
+    }) as Promise<{ message: Message }>,
+    onAck: (m) => putMessage(m),
+    onFailed: (err) => emit('error', err),
+  })
+
+  // ---- the held view and what the app hears -------------------------------------------------
+
+  function putMessage(m: Message): void {
+    const r = held.putMessage(m)
+    outbox.acknowledged(m)
+    if (r === 'new') emit('message.created', { message: m })
+    else if (r === 'updated') emit('message.updated', { message: m })
+  }
+
+  function applyEvent(ev: EventFrame): void {
+    switch (ev.type) {
+      case 'message.created':
+        return putMessage(ev.data.message)
+      case 'message.updated': {
+        const m = ev.data.message
+        if (held.hasMessage(m.conversationId, m.id) && held.putMessage(m) === 'same') return
+        return emit('message.updated', ev.data)
+      }
+      case 'conversation.created':
+      case 'conversation.updated':
+        held.putConversation(ev.data.conversation)
+        return emit(ev.type, ev.data as never)
+      case 'typing': {
+        const k = `${ev.data.conversationId} ${ev.data.sender.type} ${ev.data.sender.id}`
+        if (ev.data.on) typingOn.set(k, ev.data)
+        else typingOn.delete(k)
+        return emit('typing', ev.data)
+      }
+      case 'presence.updated':
+        hooks.onPresence?.(ev.data)
+        return emit('presence.updated', ev.data)
+      default:
+        // an event type newer than this SDK: pass it on as is
+        return emitter.emit((ev as { type: never }).type, (ev as { data: never }).data)
+    }
+  }
+
+  function onFrame(frame: Record<string, unknown>): void {
+    if (frame['op'] === 'reply') {
+      const f = frame as { ref: number | null; ok: boolean; error?: { code: never; message: string; retryAfterMs?: number } }
+      if (!requests.onReply(f) && f.ok === false && f.error !== undefined) emit('error', new ParleyError(f.error.code, f.error.message, f.error.retryAfterMs))
+    } else if (frame['op'] === 'event') {
+      if (syncing) buffered.push(frame as EventFrame)
+      else applyEvent(frame as EventFrame)
+    }
+  }
+
+  // ---- resync ---------------------------------------------------------------------------------
+
+  /** an internal call that waits out rate limits (resync must not fail on a burst) */
+  const call = async (op: string, params: Record<string, unknown>, my: number): Promise<Record<string, unknown>> => {
+    for (let i = 0; ; i++) {
+      try {
+        return (await requests.request(op, params)) as Record<string, unknown>
+      } catch (err) {
+        const e = err as ParleyError
+        if (!RETRYABLE.has(e.code) || i >= INTERNAL_RETRIES || my !== syncGen) throw e
+        await new Promise((r) => setTimeout(r, e.retryAfterMs ?? 500))
+      }
+    }
+  }
+
+  function onHello(h: Hello): void {
+    const reconnect = hello !== null
+    hello = h
+    const my = ++syncGen
+    syncing = true
+    buffered = []
+    requests.flush()
+    hooks.onHello(h)
+    emit('hello', h)
+    const ctx: ResyncCtx = {
+      held, role: hooks.role, current: () => my === syncGen, fresh: new Map(),
+      call: (op, params) => call(op, params, my),
+      message: putMessage,
+      conversation: (c: AnyConversation, isNew: boolean) => {
+        const changed = held.putConversation(c)
+        if (isNew && hooks.role === 'agent') emit('conversation.created', { conversation: c as never })
+        else if (changed.length > 0) emit('conversation.updated', { conversation: c, changed: isNew ? Object.keys(c) : changed })
+      },
+      removed: (id, code) => {
+        held.remove(id)
+        emit('conversation.removed', { conversationId: id, code })
+      },
+      statusChanged: (m) => {
+        if (held.putMessage(m) === 'updated') emit('message.updated', { message: m })
+      },
+    }
+    const run = async () => {
+      await hooks.beforeResync?.(ctx, reconnect)
+      await eachLimited([...new Set([...held.ids(), ...ctx.fresh.keys()])], (id) => resyncConversation(ctx, id))
+      await hooks.afterResync?.(ctx, reconnect)
+    }
+    run().then(() => {
+      if (my !== syncGen) return
+      if (reconnect) for (const t of typingOn.values()) emit('typing', { ...t, on: false })
+      typingOn.clear()
+      syncing = false
+      const b = buffered
+      buffered = []
+      for (const ev of b) applyEvent(ev)
+      everSynced = true
+      emit('synced', { reconnect })
+      for (const w of syncedWaiters) w.resolve()
+      syncedWaiters = []
+      outbox.setLive(true)
+    }, (err: unknown) => {
+      if (my !== syncGen || err === CANCELLED) return
+      const e = err instanceof ParleyError ? err : new ParleyError('internal', String(err))
+      if (e.code === 'disconnected' || e.code === 'closed') return
+      emit('error', e)
+      // the view could not be completed on this socket: start over on a new one
+      if (conn.ready) conn.wake()
+    })
+  }
+
+  function shutdown(err: ParleyError, report: boolean): void {
+    if (closedErr !== null) return
+    closedErr = err
+    syncGen++
+    conn.stop()
+    requests.failAll(err)
+    outbox.close(err)
+    for (const w of syncedWaiters) w.reject(err)
+    syncedWaiters = []
+    if (report) emit('error', err)
+  }
+
+  // ---- the app's API -------------------------------------------------------------------------
+
+  function request(op: string, params: Record<string, unknown> = {}, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    if (typeof op !== 'string' || op === '') return Promise.reject(new ParleyError('bad_request', 'request(op, params): `op` must be an operation name'))
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) return Promise.reject(new ParleyError('bad_request', `${op}: params must be an object`))
+    return requests.request(op, params, opts.timeoutMs).then((data) => {
+      // keep the held view current with what replies carry (the server's events follow as usual)
+      const d = data as { conversation?: AnyConversation; conversations?: AnyConversation[]; messages?: Message[] }
+      if (d.conversation?.id !== undefined) held.putConversation(d.conversation)
+      for (const c of d.conversations ?? []) held.putConversation(c)
+      if (op === 'history' || op === 'resume') for (const m of d.messages ?? []) held.putMessage(m)
+      return data
+    })
+  }
+
+  function send(conversationId: string, content: string, opts: SendOptions = {}): Promise<Message> {
+    if (closedErr !== null) return Promise.reject(closedErr)
+    if (typeof conversationId !== 'string' || conversationId === '') return Promise.reject(new ParleyError('bad_request', 'send: `conversationId` is required'))
+    if (typeof content !== 'string' || content.trim() === '') return Promise.reject(new ParleyError('bad_request', 'send: `content` must be a non-empty string'))
+    const max = hello?.limits.maxContentChars ?? 150_000
+    if (content.length > max) return Promise.reject(new ParleyError('too_large', `send: \`content\` is over ${max} characters`))
+    const e: OutboxEntry = { echoId: opts.echoId ?? newEchoId(), conversationId, content, createdAt: Date.now() }
+    if (opts.contentType !== undefined) e.contentType = opts.contentType
+    if (opts.contentAttributes !== undefined) e.contentAttributes = opts.contentAttributes
+    if (opts.private !== undefined) e.private = opts.private
+    held.follow(conversationId)
+    return outbox.add(e)
+  }
+
+  /** older messages, merged into the held view and returned (newest last) */
+  async function history(conversationId: string, opts: { before?: string; limit?: number } = {}) {
+    held.follow(conversationId)
+    const r = await request('history', { conversationId, ...(opts.before === undefined ? {} : { before: opts.before }), ...(opts.limit === undefined ? {} : { limit: opts.limit }) })
+    return r as { messages: Message[]; more: boolean }
+  }
+
+  const api = {
+    on: emitter.on,
+    off: emitter.off,
+    send,
+    history,
+    /** marks the conversation seen by this side; resolves with the conversation */
+    markSeen: (conversationId: string) => request('seen', { conversationId }).then((r) => (r as { conversation: AnyConversation }).conversation),
+    /** typing indicator on or off */
+    typing: (conversationId: string, on: boolean) => request('typing', { conversationId, on: on === true }).then(() => undefined),
+    /** the ordered messages the client holds for a conversation (a copy) */
+    messages: (conversationId: string): Message[] => held.messages(conversationId),
+    /** the latest conversation object the client holds, or null */
+    conversation: (conversationId: string): AnyConversation | null => held.conversation(conversationId),
+    /** ids of the conversations the client holds */
+    conversations: (): string[] => held.ids().filter((id) => held.conversation(id) !== null),
+    /** sends not yet acknowledged, oldest first (they survive a reload when storage does) */
+    outbox: () => outbox.entries(),
+    /** resolves at the next `synced` (at once when synced now) */
+    whenSynced: (): Promise<void> => closedErr !== null ? Promise.reject(closedErr)
+      : !syncing && conn.ready ? Promise.resolve() : new Promise((resolve, reject) => syncedWaiters.push({ resolve, reject })),
+    /** connect now if waiting to reconnect (the page came back online or into view) */
+    reconnectNow: () => conn.wake(),
+    /** closes for good: pending calls are rejected with `closed`; the stored outbox stays */
+    close: (): void => shutdown(new ParleyError('closed', 'the client was closed'), false),
+    get state(): State { return conn.state },
+    get synced(): boolean { return everSynced && !syncing && conn.ready },
+    get hello(): Hello | null { return hello },
+  }
+  return { api, request, held, emit, start: () => conn.start() }
+}
+export type Core = ReturnType<typeof createCore>
