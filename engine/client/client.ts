@@ -85,17 +85,23 @@ export function createCore(deps: CoreDeps) {
       ...(e.contentAttributes === undefined ? {} : { contentAttributes: e.contentAttributes }),
       ...(e.private === undefined ? {} : { private: e.private }),
     }) as Promise<{ message: Message }>,
-    onAck: (m) => putMessage(m),
+    // held at once (messages() shows it); told when the stream reaches it, so never out of order
+    onAck: (m) => void held.putMessage(m),
     onFailed: (err) => emit('error', err),
   })
 
   // ---- the held view and what the app hears -------------------------------------------------
 
+  /**
+   * A message of the ordered stream (an event, or resync): told once, in id order. One at or before
+   * the cursor was told already (or came with an app's history call): only its contents may update.
+   */
   function putMessage(m: Message): void {
-    const r = held.putMessage(m)
     outbox.acknowledged(m)
-    if (r === 'new') emit('message.created', { message: m })
-    else if (r === 'updated') emit('message.updated', { message: m })
+    if (held.advance(m)) {
+      held.putMessage(m)
+      emit('message.created', { message: m })
+    } else if (held.putMessage(m) === 'updated') emit('message.updated', { message: m })
   }
 
   function applyEvent(ev: EventFrame): void {
@@ -228,6 +234,9 @@ export function createCore(deps: CoreDeps) {
       if (d.conversation?.id !== undefined) held.putConversation(d.conversation)
       for (const c of d.conversations ?? []) held.putConversation(c)
       if (op === 'history' || op === 'resume') for (const m of d.messages ?? []) held.putMessage(m)
+      // the latest page is a stream position: what it returned is not told again as an event
+      const newest = d.messages?.[d.messages.length - 1]
+      if (op === 'history' && params['before'] === undefined && newest !== undefined) held.advance(newest)
       return data
     })
   }

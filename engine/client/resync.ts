@@ -37,9 +37,9 @@ function check(ctx: ResyncCtx): void {
   if (!ctx.current()) throw CANCELLED
 }
 
-/** Messages after the last one held, oldest first (the latest page when none is held). */
+/** Messages after the stream's cursor, oldest first (the latest page when there is none yet). */
 async function missing(ctx: ResyncCtx, id: string): Promise<Message[]> {
-  const last = ctx.held.lastId(id)
+  const last = ctx.held.cursor(id)
   if (last === null) {
     const r = await ctx.call('history', { conversationId: id, limit: 50 })
     return r['messages'] as Message[]

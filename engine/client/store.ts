@@ -10,6 +10,12 @@ type Held = {
   ids: Map<string, number>
   /** messages are followed (resumed on reconnect) once loaded, sent to, or heard of */
   followed: boolean
+  /**
+   * the last id of the ordered stream (events, resync, the latest history page): where `resume`
+   * starts. An acknowledged send is held at once but does not move it — a message before it may
+   * still be on its way.
+   */
+  cursor: string | null
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
@@ -19,7 +25,7 @@ export function createHeld() {
 
   function get(id: string): Held {
     let h = held.get(id)
-    if (h === undefined) held.set(id, (h = { conversation: null, messages: [], ids: new Map(), followed: false }))
+    if (h === undefined) held.set(id, (h = { conversation: null, messages: [], ids: new Map(), followed: false, cursor: null }))
     return h
   }
 
@@ -55,10 +61,12 @@ export function createHeld() {
     return [...new Set([...Object.keys(prev), ...Object.keys(next)])].filter((k) => !same(prev[k], next[k]))
   }
 
-  /** the last message id held for a conversation (null: none) */
-  function lastId(id: string): string | null {
-    const m = held.get(id)?.messages
-    return m === undefined || m.length === 0 ? null : (m[m.length - 1] as Message).id
+  /** true (and the cursor moves) when the message is past the stream's cursor: new to the app */
+  function advance(m: Message): boolean {
+    const h = get(m.conversationId)
+    if (h.cursor !== null && compareIds(m.id, h.cursor) <= 0) return false
+    h.cursor = m.id
+    return true
   }
 
   return {
@@ -68,7 +76,8 @@ export function createHeld() {
     ids: () => [...held.keys()],
     putMessage,
     putConversation,
-    lastId,
+    advance,
+    cursor: (id: string) => held.get(id)?.cursor ?? null,
     conversation: (id: string) => held.get(id)?.conversation ?? null,
     messages: (id: string): Message[] => [...(held.get(id)?.messages ?? [])],
     follow: (id: string) => void (get(id).followed = true),
