@@ -58,7 +58,8 @@ export function createHeld() {
     h.conversation = c
     if (prev === null) return Object.keys(c)
     const next = c as Record<string, unknown>
-    return [...new Set([...Object.keys(prev), ...Object.keys(next)])].filter((k) => !same(prev[k], next[k]))
+    // a field the new object lacks is a narrower view (a contact's), not a change
+    return Object.keys(next).filter((k) => !same(prev[k], next[k]))
   }
 
   /** true (and the cursor moves) when the message is past the stream's cursor: new to the app */
