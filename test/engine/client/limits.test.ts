@@ -28,7 +28,7 @@ t.test('flood_limited: the send waits retryAfterMs, then lands once', async (t) 
   const redis = new Redis(s.redis.url)
   t.teardown(() => redis.quit())
   const k = keysFor(partitionOf(s.tenant.account['id'] as string, 16))
-  const members = await redis.zrange(k.conversationFlood(conv.id), 0, -1)
+  const members = await redis.zrange(k.conversationFlood(conv.id), "0", "-1")
   t.equal(members.length, 2, 'two messages in the window')
   const freeAt = Date.now() + 1500
   for (const m of members) await redis.zadd(k.conversationFlood(conv.id), "XX", String(freeAt - 60_000), m)
