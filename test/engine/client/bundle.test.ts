@@ -4,11 +4,9 @@
 // evaluated as a page would (a fresh global with only a WebSocket), talks to a real engine.
 import { readFileSync } from 'node:fs'
 import { gunzipSync, gzipSync } from 'node:zlib'
-import { runInNewContext } from 'node:vm'
 import t from 'tap'
-import WebSocket from 'ws'
 import { SDK_BUNDLE } from '../../../engine/http/sdk.js'
-import { sdkStack } from './fixture.js'
+import { pageWith, sdkStack } from './fixture.js'
 
 const LIMIT = 10 * 1024
 
@@ -52,17 +50,7 @@ t.test('GET /sdk.js', async (t) => {
 t.test('the served bundle runs as a page would run it', async (t) => {
   const s = await sdkStack(t)
   const code = await (await fetch(`${s.engine.http}/sdk.js`)).text()
-  const store = new Map<string, string>()
-  const page: Record<string, unknown> = {
-    WebSocket, setTimeout, clearTimeout, setInterval, clearInterval, TextDecoder, URL, crypto: globalThis.crypto, console,
-    fetch: globalThis.fetch,
-    localStorage: { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) },
-    document: { visibilityState: 'visible', addEventListener: () => {}, removeEventListener: () => {} },
-    addEventListener: () => {}, removeEventListener: () => {},
-  }
-  page['window'] = page
-  runInNewContext(code, page)
-  const Parley = page['Parley'] as typeof import('../../../engine/client/browser.js')
+  const { Parley, store } = pageWith(code)
   t.type(Parley.createWidgetClient, 'function', 'global Parley')
   const widget = Parley.createWidgetClient({ url: s.engine.http, websiteToken: s.tenant.inbox['websiteToken'] as string })
   t.teardown(() => widget.close())
