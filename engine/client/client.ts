@@ -207,7 +207,7 @@ export function createCore(deps: CoreDeps) {
       if (e.code === 'disconnected' || e.code === 'closed') return
       emit('error', e)
       // the view could not be completed on this socket: start over on a new one
-      if (conn.ready) conn.wake()
+      conn.restart('resync failed')
     })
   }
 

@@ -196,6 +196,10 @@ export function createConnection(deps: ConnectionDeps) {
       if (retryTimer !== null) schedule(0)
       else if (ready) checkAlive(gen)
     },
+    /** replace the current socket (e.g. a resync that could not complete on it) */
+    restart(reason: string): void {
+      if (ready) drop(4000, reason)
+    },
     stop,
     get state() { return state },
     get ready() { return ready },
