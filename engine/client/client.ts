@@ -157,6 +157,8 @@ export function createCore(deps: CoreDeps) {
     messages: (conversationId: string): Message[] => held.messages(conversationId),
     /** the latest conversation object the client holds, or null */
     conversation: (conversationId: string): AnyConversation | null => held.conversation(conversationId),
+    /** stop holding a conversation (its messages, its resync); a later event of it holds it again */
+    forget: (conversationId: string): void => held.remove(conversationId),
     /** ids of the conversations the client holds */
     conversations: (): string[] => held.ids().filter((id) => held.conversation(id) !== null),
     /** sends not yet acknowledged, oldest first (they survive a reload when storage does) */
