@@ -1,6 +1,7 @@
 // The SDK's pure parts: full-jitter backoff bounds, message id order, the held view's ordering and
 // dedupe and the stream cursor, endpoint URLs, and the emitter's isolation of app handlers.
 import t from 'tap'
+import type { AgentClient, WidgetClient } from 'parley/client'
 import { createBackoff } from '../../../engine/client/backoff.js'
 import { createEmitter } from '../../../engine/client/emitter.js'
 import type { ParleyError } from '../../../engine/client/errors.js'
@@ -76,3 +77,20 @@ t.test('the emitter: a throwing handler is reported, the others still run', asyn
   t.equal(errors.length, 2)
   t.match(errors[0], { code: 'handler', message: /boom/ })
 })
+
+// Compile-time: request() is typed per op and per role from engine/wire.ts. Each @ts-expect-error
+// below must stay an error, or `npm run build` fails.
+export function typedRequests(agent: AgentClient, widget: WidgetClient) {
+  // @ts-expect-error assigneeId is required
+  void agent.request('conversation.assign', { conversationId: 'cv_1' })
+  // @ts-expect-error agents.list is not a contact op
+  void widget.request('agents.list')
+  // @ts-expect-error no such status
+  void agent.setStatus('cv_1', 'closed')
+  // @ts-expect-error conversation.open is for contacts
+  void agent.request('conversation.open', {})
+  void agent.request('conversation.list', { status: 'resolved', assignee: 'me' }).then((r) => r.conversations[0]?.displayId)
+  void widget.request('ping').then((r) => r.serverTime.toFixed())
+  agent.on('conversation.updated', ({ changed }) => changed.join())
+  widget.on('state', ({ state }) => state === 'reconnecting')
+}
