@@ -45,6 +45,12 @@ t.test('GET /sdk.js', async (t) => {
   t.equal(raw.headers['content-encoding'], 'gzip')
   t.equal(raw.headers['vary'], 'accept-encoding')
   t.same(gunzipSync(raw.body), file, 'gzip decodes to the bundle')
+  // the SDK's refusal probe reads /readyz from the embedding site's origin
+  const ready = await fetch(`${s.engine.http}/readyz`, { headers: { origin: 'http://shop.example' } })
+  t.equal(ready.status, 200)
+  t.equal(ready.headers.get('access-control-allow-origin'), '*', '/readyz is readable cross-origin')
+  t.equal(ready.headers.get('cache-control'), 'no-store')
+  t.same(await ready.json(), { ready: true })
 })
 
 t.test('the served bundle runs as a page would run it', async (t) => {

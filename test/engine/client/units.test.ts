@@ -1,8 +1,11 @@
 // The SDK's pure parts: full-jitter backoff bounds, message id order, the held view's ordering and
-// dedupe and the stream cursor, endpoint URLs, and the emitter's isolation of app handlers.
+// dedupe and the stream cursor, endpoint URLs, the emitter's isolation of app handlers, and the
+// refusal probe against a real HTTP receiver.
+import { createServer } from 'node:http'
 import t from 'tap'
 import type { AgentClient, WidgetClient } from 'parley/client'
 import { createBackoff } from '../../../engine/client/backoff.js'
+import { reachable } from '../../../engine/client/browser.js'
 import { createEmitter } from '../../../engine/client/emitter.js'
 import type { ParleyError } from '../../../engine/client/errors.js'
 import { compareIds, newEchoId } from '../../../engine/client/ids.js'
@@ -76,6 +79,24 @@ t.test('the emitter: a throwing handler is reported, the others still run', asyn
   t.same(got, [1], 'the second handler ran, then unsubscribed')
   t.equal(errors.length, 2)
   t.match(errors[0], { code: 'handler', message: /boom/ })
+})
+
+t.test('the refusal probe: only a ready engine counts (503 while draining and a closed port do not)', async (t) => {
+  let status = 200
+  const asked: string[] = []
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '')
+    res.writeHead(status, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ ready: status === 200 }))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  t.equal(await reachable(base)(), true, '200: the engine is up, so a closed upgrade was a refusal')
+  status = 503
+  t.equal(await reachable(base)(), false, '503: not ready (draining, Redis away) is an outage, not a refusal')
+  t.same(asked, ['/readyz', '/readyz'])
+  await new Promise((r) => server.close(r))
+  t.equal(await reachable(base)(), false, 'nothing listening: an outage')
 })
 
 // Compile-time: request() is typed per op and per role from engine/wire.ts. Each @ts-expect-error
