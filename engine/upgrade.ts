@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.js'
 import type { Presence } from './presence.js'
 import { HTTP_STATUS, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec, type Contact, type Inbox, type Role } from './protocol.js'
 import { errorBody } from './http/respond.js'
+import { textProblem } from './validate.js'
 
 export type UpgradeInput = {
   role: Role
@@ -102,6 +103,9 @@ export function createUpgrader(deps: UpgradeDeps) {
     const identifierHash = query.get('identifier_hash')
     const session = query.get('session')
     let contact = null
+    if (identifier !== null && textProblem(identifier) !== null) {
+      throw new AppError('bad_request', `\`identifier\` ${textProblem(identifier) ?? ''}`)
+    }
     if (identifier !== null || identifierHash !== null) {
       // an identity claim without a valid proof is refused, never downgraded to anonymous
       if (identifier === null || identifierHash === null || identifier === '' || identifier.length > 255 ||
