@@ -196,6 +196,14 @@ export function createUpgrader(deps: UpgradeDeps) {
           // Not wrapped in res.cork(): in this uWS build, cork() after an asynchronous upgrade can
           // misread the adopted socket's state and close it right after `open` (uWebSockets
           // PR #1929, uWebSockets.js issue #1108) — seen here as ~1 in 8 fresh sockets dropping.
+          // Issue 10 re-checked it (test/engine/upgrade-cork.test.ts drops sockets with res.cork,
+          // the hello sent in `open` or on the next flush alike): HttpResponse::cork() runs its
+          // HTTP epilogue whenever the adopted WebSocket still holds the cork at its address, and
+          // no JS call can release that cork first; any other cork (another socket's) leaves the
+          // upgrade's writes uncorked anyway. So uWS warns "writes must be made from within a
+          // corked callback" once per upgrade and writes the 101 in ~24 small sends instead of
+          // one, until uWS is upgraded to a build with PR #1929 (uWebSockets v20.79); then wrap
+          // this in res.cork and drop the `todo` in that test.
           res.upgrade(data, secKey, chosen.answer, secExtensions, context)
         },
         (err: unknown) => {
