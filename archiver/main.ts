@@ -93,7 +93,7 @@ async function ensurePartitions(): Promise<void> {
 }
 
 /** Applies migrations, retrying while PostgreSQL is unreachable; exits on a real failure. */
-async function migrate(): Promise<void> {
+async function migrate(): Promise<boolean> {
   for (let attempt = 1; !stop.signal.aborted; attempt++) {
     try {
       const { applied } = await runMigrations(sql, log);
@@ -101,27 +101,42 @@ async function migrate(): Promise<void> {
       readiness.markMigrated();
       await ensurePartitions();
       partitionTimer = setInterval(() => void ensurePartitions(), PARTITION_CHECK_MS).unref();
-      identity = await acquireConsumerName({
-        scripts, log, preferred: stableConsumerName(config.consumer), leaseMs: config.leaseMs, signal: stop.signal,
-        onLost: () => void shutdown('consumer name lost', 1),
-      });
-      if (stop.signal.aborted) return;
-      log.info({ consumer: identity.name, stable: identity.stable }, 'consumer name held');
-      consumer = createConsumerNamed(identity.name);
-      consumer.start();
-      consuming = true;
-      return;
+      return true;
     } catch (err) {
-      if (stop.signal.aborted) return;
+      if (stop.signal.aborted) return false;
       if (!isTransientPgError(err)) {
         log.fatal({ err }, 'migrations failed');
-        return shutdown('migration failure', 1);
+        await shutdown('migration failure', 1);
+        return false;
       }
       const retryInMs = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
       log.warn({ err, attempt, retryInMs }, 'postgres unreachable; retrying migrations');
       await sleep(retryInMs, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   }
+  return false;
+}
+
+/** Takes the consumer name (identity.ts), then consumes the partition streams under it. */
+async function startConsuming(): Promise<void> {
+  try {
+    identity = await acquireConsumerName({
+      scripts, log, preferred: stableConsumerName(config.consumer), leaseMs: config.leaseMs, signal: stop.signal,
+      onLost: () => void shutdown('consumer name lost', 1),
+    });
+  } catch (err) {
+    if (stop.signal.aborted) return;
+    log.fatal({ err }, 'could not take a consumer name');
+    return shutdown('consumer name failure', 1);
+  }
+  if (stop.signal.aborted) {
+    await identity.release();
+    return;
+  }
+  log.info({ consumer: identity.name, stable: identity.stable }, 'consumer name held');
+  consumer = createConsumerNamed(identity.name);
+  consumer.start();
+  consuming = true;
 }
 
 let shuttingDown = false;
@@ -172,7 +187,7 @@ try {
     },
     `archiver listening on port ${port}`,
   );
-  await migrate();
+  if (await migrate()) await startConsuming();
 } catch (err) {
   log.fatal({ err }, 'archiver failed to start');
   await shutdown('startup failure', 1);
