@@ -32,10 +32,11 @@ function under(key: string, r: Walk): Walk {
  * Frames keep only plain data; `__proto__`/`constructor`/`prototype` keys are dropped. Every string
  * and key must be storable text (validate.ts textProblem), every number finite.
  */
-function sanitize(value: unknown, depth: number): Walk {
+function sanitize(value: unknown, depth: number, seen: { replacements: number }): Walk {
   if (value === null || typeof value === 'boolean') return { ok: true, value }
   if (typeof value === 'string') {
     const why = textProblem(value)
+    if (why === null && value.includes(REPLACEMENT)) seen.replacements += countReplacements(value)
     return why === null ? { ok: true, value } : refuse(why)
   }
   if (typeof value === 'number') return Number.isFinite(value) ? { ok: true, value } : refuse('is not a finite number')
@@ -45,7 +46,7 @@ function sanitize(value: unknown, depth: number): Walk {
   if (Array.isArray(value)) {
     const out: unknown[] = []
     for (let i = 0; i < value.length; i++) {
-      const r = under(`[${i}]`, sanitize(value[i], depth + 1))
+      const r = under(`[${i}]`, sanitize(value[i], depth + 1, seen))
       if (!r.ok) return r
       out.push(r.value)
     }
@@ -57,7 +58,8 @@ function sanitize(value: unknown, depth: number): Walk {
       if (k === '__proto__' || k === '__proto_' || k === 'constructor' || k === 'prototype') continue
       const keyWhy = textProblem(k)
       if (keyWhy !== null) return refuse(`has a key that ${keyWhy}`)
-      const r = under(k, sanitize(v, depth + 1))
+      if (k.includes(REPLACEMENT)) seen.replacements += countReplacements(k)
+      const r = under(k, sanitize(v, depth + 1, seen))
       if (!r.ok) return r
       out[k] = r.value
     }
@@ -65,6 +67,27 @@ function sanitize(value: unknown, depth: number): Walk {
   }
   if (value instanceof Uint8Array) return refuse('is binary (bin): send a string')
   return refuse('is not plain data (a MessagePack extension type)')
+}
+
+const REPLACEMENT = '\uFFFD'
+const REPLACEMENT_UTF8 = Buffer.from(REPLACEMENT)
+
+function countReplacements(s: string): number {
+  let n = 0
+  for (let i = s.indexOf(REPLACEMENT); i >= 0; i = s.indexOf(REPLACEMENT, i + 1)) n++
+  return n
+}
+
+/**
+ * msgpackr decodes a str holding invalid UTF-8 with U+FFFD in place of the bad bytes, silently. A
+ * genuine U+FFFD is the bytes EF BF BD in the frame, so more U+FFFD in the decoded strings than
+ * such byte runs in the frame means some were substituted (never a false alarm; a bin holding
+ * EF BF BD can hide one).
+ */
+function substitutedUtf8(bytes: Buffer, decodedReplacements: number): boolean {
+  let n = 0
+  for (let i = bytes.indexOf(REPLACEMENT_UTF8); i >= 0 && n < decodedReplacements; i = bytes.indexOf(REPLACEMENT_UTF8, i + 3)) n++
+  return n < decodedReplacements
 }
 
 function fail(code: ErrorCode, message: string, ref: number | null, garbage: boolean): DecodeResult {
@@ -86,13 +109,14 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function decodeFrame(data: ArrayBuffer, isBinary: boolean, codec: Codec, maxFrameBytes: number): DecodeResult {
   if (data.byteLength > maxFrameBytes) return fail('too_large', `frame is ${data.byteLength} bytes, over the ${maxFrameBytes} limit`, null, false)
   let raw: unknown
+  const bytes = Buffer.from(data)
   try {
     if (codec === 'json') {
       if (isBinary) return fail('bad_request', 'this connection speaks parley.v1.json: send text frames', null, true)
-      raw = JSON.parse(Buffer.from(data).toString('utf8'))
+      raw = JSON.parse(bytes.toString('utf8'))
     } else {
       if (!isBinary) return fail('bad_request', 'this connection speaks parley.v1.msgpack: send binary frames', null, true)
-      raw = unpackr.unpack(Buffer.from(data))
+      raw = unpackr.unpack(bytes)
     }
   } catch {
     return fail('bad_request', `frame is not valid ${codec === 'json' ? 'JSON' : 'MessagePack'}`, null, true)
@@ -108,10 +132,14 @@ export function decodeFrame(data: ArrayBuffer, isBinary: boolean, codec: Codec, 
     }
     ref = rawRef
   }
-  const clean = sanitize(raw, 0)
+  const seen = { replacements: 0 }
+  const clean = sanitize(raw, 0, seen)
   if (!clean.ok) {
     const where = clean.path.length === 0 ? 'the frame' : `\`${clean.path.join('.').replaceAll('.[', '[')}\``
     return fail('bad_request', `${where} ${clean.why}`, ref, false)
+  }
+  if (codec === 'msgpack' && seen.replacements > 0 && substitutedUtf8(bytes, seen.replacements)) {
+    return fail('bad_request', 'a string in the frame is not valid UTF-8', ref, false)
   }
   const fields = clean.value as Record<string, unknown>
   const op = fields['op']

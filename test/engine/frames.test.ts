@@ -116,3 +116,15 @@ t.test('U+0000 and unpaired surrogates anywhere in a frame are bad_request with 
   }
   t.match(decodeFrame(buf(JSON.stringify({ op: 'message.send', ref: 25, content: 'emoji \ud83d\ude00 ok' })), false, 'json', LIMIT), { ok: true })
 })
+
+// msgpackr decodes invalid UTF-8 in a str as U+FFFD without a word: refused instead (issue 10, item 4)
+t.test('msgpack: a str that is not valid UTF-8 is bad_request; a genuine U+FFFD is fine', async (t) => {
+  const packr = new Packr({ useRecords: false })
+  const good = packr.pack({ op: 'message.send', ref: 31, content: 'a\uFFFDb', contentAttributes: { 'k\uFFFD': 'v\uFFFD' } })
+  t.match(decodeFrame(ab(good), true, 'msgpack', LIMIT), { ok: true, frame: { content: 'a\uFFFDb' } })
+  // the same frame with the content's three bytes EF BF BD replaced by one invalid byte 0xff
+  const marker = Buffer.from('a\uFFFDb')
+  const at = good.indexOf(marker)
+  const bad = Buffer.concat([good.subarray(0, at - 1), Buffer.from([0xa3, 0x61, 0xff, 0x62]), good.subarray(at + marker.length)])
+  t.match(decodeFrame(ab(bad), true, 'msgpack', LIMIT), { ok: false, code: 'bad_request', ref: 31, garbage: false, message: /not valid UTF-8/ })
+})
