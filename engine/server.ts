@@ -10,6 +10,7 @@ import { createDirectory } from './directory.js'
 import { registerAdminRoutes } from './http/admin.js'
 import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
+import { registerSdkRoute } from './http/sdk.js'
 import { createScheduler } from './scheduler.js'
 import { setInboxAutoResolve } from './auto-resolve.js'
 import { assignReopened } from './reopen.js'
@@ -181,6 +182,7 @@ export function createEngine(deps: EngineDeps) {
   app.ws('/ws/widget', { ...wsBehavior, upgrade: upgrader.handler('contact') })
 
   registerHealthRoutes(app, { metrics, checkReady })
+  registerSdkRoute(app)
   registerAdminRoutes(app, {
     sql: deps.sql,
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),

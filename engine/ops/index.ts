@@ -13,8 +13,10 @@ import { ping } from './ping.js'
 import { seen } from './seen.js'
 import type { Op } from './types.js'
 import { typing } from './typing.js'
+import type { OpName } from '../wire.js'
 
-export const ops: Readonly<Record<string, Op<OpDeps>>> = {
+// keyed by engine/wire.ts `Ops`: the compiler keeps the registry and the protocol's types in step
+export const ops: Readonly<Record<string, Op<OpDeps>> & Record<OpName, Op<OpDeps>>> = {
   ping,
   'conversation.open': conversationOpen,
   'message.send': messageSend,
