@@ -7,7 +7,7 @@ import {
   arr, BadEventError, conversationRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
   type AccountRow, type AgentAvailabilityRow, type AgentRow, type ContactInboxRow, type ContactRow,
   type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type MessageRow,
-  type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
+  type MessageUpdateRow, type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
 } from './rows.js';
 import { compareStreamIds } from './stream-id.js';
 
@@ -22,6 +22,8 @@ export type Projection = {
   contactInboxes: ContactInboxRow[];
   conversations: ConversationRow[];
   messages: MessageRow[];
+  /** message.updated: edits and deletions, written in place (newest per message) */
+  messageUpdates: MessageUpdateRow[];
   csat: CsatRow[];
   contactSeen: SeenRow[];
   agentAvailability: AgentAvailabilityRow[];
@@ -38,7 +40,7 @@ export type Projection = {
 export const KNOWN_TYPES = new Set([
   'account.created', 'inbox.created', 'inbox.updated', 'agent.created', 'agent.updated', 'contact.created',
   'contact.updated', 'conversation.created', 'conversation.updated', 'conversation.seen', 'conversation.rated',
-  'message.created', 'agent.removed',
+  'message.created', 'agent.removed', 'message.updated',
 ]);
 
 /** An event the archiver writes nothing for. */
@@ -76,6 +78,7 @@ export function project(events: readonly StreamEvent[]): Projection {
   const contactInboxes = latest<ContactInboxRow>();
   const conversations = latest<ConversationRow>();
   const messages = latest<MessageRow>();
+  const messageUpdates = latest<MessageUpdateRow>();
   const csat = latest<CsatRow>();
   const seen = new Map<string, SeenRow>();
   const availability = latest<AgentAvailabilityRow>();
@@ -200,6 +203,14 @@ export function project(events: readonly StreamEvent[]): Projection {
         messages.put(`${m.uid}\u0001${m.created_at.getTime()}`, m, e);
         break;
       }
+      case 'message.updated': {
+        const m = messageRow(sub(d, 'message', what), e);
+        const updatedAt = time(sub(d, 'message', what)['updatedAt']) ?? at;
+        messageUpdates.put(`${m.uid}\u0001${m.created_at.getTime()}`, {
+          uid: m.uid, created_at: m.created_at, content: m.content, content_attributes: m.content_attributes, updated_at: updatedAt,
+        }, e);
+        break;
+      }
       case 'conversation.rated': {
         const c = sub(d, 'conversation', what);
         const rating = (c['rating'] !== null && typeof c['rating'] === 'object' ? c['rating'] : d) as Obj;
@@ -255,6 +266,7 @@ export function project(events: readonly StreamEvent[]): Projection {
     contactInboxes: contactInboxes.list(),
     conversations: conversations.list(),
     messages: messages.list(),
+    messageUpdates: messageUpdates.list(),
     csat: csat.list(),
     contactSeen: [...seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
     agentAvailability: availability.list(),

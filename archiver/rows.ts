@@ -36,6 +36,8 @@ export type MessageRow = {
   content: string | null; content_type: string; content_attributes: Obj; private: boolean; echo_id: string | null;
   source_id: string | null; status: string; sender_type: string | null; sender_id: string | null; created_at: Date;
 };
+/** An edit or deletion of an archived message (message.updated): its content as it now is. */
+export type MessageUpdateRow = { uid: string; created_at: Date; content: string | null; content_attributes: Obj; updated_at: Date };
 export type CsatRow = {
   conversation_id: string; account_id: string; inbox_id: string; agent_id: string | null; score: number;
   comment: string | null; created_at: Date;

@@ -59,6 +59,20 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
       on conflict (uid, created_at) do nothing`;
     add(counts, 'messages', r.count);
   }
+  if (p.messageUpdates.length > 0) {
+    // after the inserts: a message created and edited in one batch is inserted, then updated.
+    // The newest change wins (updated_at); a replay writes the same values again.
+    const u = p.messageUpdates;
+    const r = await tx`
+      update messages m
+         set content = x.content, content_attributes = x.content_attributes, updated_at = x.updated_at
+        from unnest(${tx.array(u.map((r) => r.uid), 25)}::text[], ${tx.array(u.map((r) => r.created_at.toISOString()), 25)}::timestamptz[],
+                    ${tx.array(u.map((r) => r.content), 25)}::text[], ${tx.array(u.map((r) => JSON.stringify(r.content_attributes)), 25)}::jsonb[],
+                    ${tx.array(u.map((r) => r.updated_at.toISOString()), 25)}::timestamptz[])
+             as x(uid, created_at, content, content_attributes, updated_at)
+       where m.uid = x.uid and m.created_at = x.created_at and (m.updated_at is null or m.updated_at <= x.updated_at)`;
+    add(counts, 'messages', r.count);
+  }
   if (reporting.length > 0) {
     const r = await tx`
       insert into reporting_events ${tx(reporting, 'event_key', 'name', 'value', 'account_id', 'inbox_id', 'agent_id',

@@ -9,6 +9,7 @@ import { conversationUpdate } from './conversation-update.js'
 import { contactUpdate } from './contact-update.js'
 import type { OpDeps } from './deps.js'
 import { messageSend } from './message-send.js'
+import { messageDelete, messageUpdate } from './message-update.js'
 import { ping } from './ping.js'
 import { seen } from './seen.js'
 import type { Op } from './types.js'
@@ -31,4 +32,6 @@ export const ops: Readonly<Record<string, Op<OpDeps>>> = {
   'presence.set': presenceSet,
   'agents.list': agentsList,
   'conversation.assign': conversationAssign,
+  'message.update': messageUpdate,
+  'message.delete': messageDelete,
 }
