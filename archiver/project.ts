@@ -6,7 +6,7 @@ import type { StreamEvent } from '../lua/codec.js';
 import {
   arr, BadEventError, conversationRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
   type AccountRow, type AgentAvailabilityRow, type AgentRow, type ContactInboxRow, type ContactRow,
-  type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type MessageRow,
+  type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type InboxHoursRow, type MessageRow,
   type MessageUpdateRow, type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
 } from './rows.js';
 import { compareStreamIds } from './stream-id.js';
@@ -28,6 +28,8 @@ export type Projection = {
   contactSeen: SeenRow[];
   agentAvailability: AgentAvailabilityRow[];
   inboxSettings: InboxSettingRow[];
+  /** inbox.updated with businessHours (null = cleared) */
+  inboxHours: InboxHoursRow[];
   inboxProfiles: InboxProfileRow[];
   agentProfiles: AgentProfileRow[];
   agentRemovals: AgentRemovalRow[];
@@ -83,6 +85,7 @@ export function project(events: readonly StreamEvent[]): Projection {
   const seen = new Map<string, SeenRow>();
   const availability = latest<AgentAvailabilityRow>();
   const inboxSettings = latest<InboxSettingRow>();
+  const inboxHours = latest<InboxHoursRow>();
   const inboxProfiles = latest<InboxProfileRow>();
   const agentProfiles = latest<AgentProfileRow>();
   const agentRemovals = latest<AgentRemovalRow>();
@@ -116,6 +119,10 @@ export function project(events: readonly StreamEvent[]): Projection {
       }
       case 'inbox.updated': {
         const id = reqStr(d, 'id', what);
+        if ('businessHours' in d) {
+          const hours = d['businessHours'];
+          inboxHours.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, business_hours: isObj(hours) ? obj(hours) : null, set_at: at }, e);
+        }
         if ('autoResolveAfterMs' in d) {
           const ms = num(d['autoResolveAfterMs']);
           inboxSettings.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, auto_resolve_after_ms: ms, set_at: at }, e);
@@ -271,6 +278,7 @@ export function project(events: readonly StreamEvent[]): Projection {
     contactSeen: [...seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
     agentAvailability: availability.list(),
     inboxSettings: inboxSettings.list(),
+    inboxHours: inboxHours.list(),
     inboxProfiles: inboxProfiles.list(),
     agentProfiles: agentProfiles.list(),
     agentRemovals: agentRemovals.list(),

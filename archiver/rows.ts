@@ -44,6 +44,8 @@ export type CsatRow = {
 };
 export type SeenRow = { contact_id: string; seen_at: Date };
 export type AgentAvailabilityRow = { id: string; account_id: string; availability: string; updated_at: Date };
+/** An inbox's business hours as set (null = cleared: always open). */
+export type InboxHoursRow = { id: string; account_id: string; business_hours: Obj | null; set_at: Date };
 export type InboxSettingRow = { id: string; account_id: string; auto_resolve_after_ms: number | null; set_at: Date };
 /** An admin's change of an inbox (inbox.updated with `changed`): its settings as they now are. */
 export type InboxProfileRow = {

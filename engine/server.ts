@@ -10,6 +10,7 @@ import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
 import { createScheduler } from './scheduler.js'
 import { setInboxAutoResolve } from './auto-resolve.js'
+import { setInboxBusinessHours } from './reports/business-hours.js'
 import { assignReopened } from './reopen.js'
 import { sendJson, track } from './http/respond.js'
 import type { Logger } from './log.js'
@@ -239,6 +240,7 @@ export function createEngine(deps: EngineDeps) {
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
+    setBusinessHours: (accountId, inboxId, hours) => setInboxBusinessHours({ redis, partitions: config.partitions }, accountId, inboxId, hours),
   })
   registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql })
   const scheduler = createScheduler({

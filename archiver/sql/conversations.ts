@@ -79,6 +79,14 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
         'conversation_id', 'event_start_time', 'event_end_time', 'created_at')}
       on conflict (event_key) do nothing`;
     add(counts, 'reporting_events', r.count);
+    // the same value counted inside the inbox's business hours as they are now (business_ms, 00004)
+    await tx`
+      update reporting_events r
+         set value_in_business_hours = business_ms(r.event_start_time, r.event_end_time, i.business_hours->>'timezone', i.business_hours->'weekly')
+        from inboxes i
+       where r.event_key = any(${tx.array(reporting.map((e) => e.event_key))}::text[]) and i.id = r.inbox_id
+         and i.business_hours is not null and r.value_in_business_hours is null
+         and r.event_start_time is not null and r.event_end_time is not null`;
   }
   if (p.csat.length > 0) {
     const r = await tx`
