@@ -27,3 +27,8 @@ $$;
 -- Reporting events carry their value counted inside the inbox's business hours as they were when
 -- the event was archived (as Chatwoot does); null when the inbox has none (always open).
 alter table reporting_events add column value_in_business_hours double precision;
+
+-- Search (engine/search): contacts by every word of the query as a prefix of their name, email or
+-- identifier; messages by content through messages_content_fts_idx (00001).
+create index contacts_search_idx on contacts using gin (
+  to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(email, '') || ' ' || coalesce(identifier, '')));

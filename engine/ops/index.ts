@@ -11,6 +11,7 @@ import type { OpDeps } from './deps.js'
 import { messageSend } from './message-send.js'
 import { messageDelete, messageUpdate } from './message-update.js'
 import { ping } from './ping.js'
+import { search } from './search.js'
 import { seen } from './seen.js'
 import type { Op } from './types.js'
 import { typing } from './typing.js'
@@ -34,4 +35,5 @@ export const ops: Readonly<Record<string, Op<OpDeps>>> = {
   'conversation.assign': conversationAssign,
   'message.update': messageUpdate,
   'message.delete': messageDelete,
+  search,
 }
