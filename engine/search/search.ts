@@ -60,15 +60,16 @@ export function createSearch(deps: { sql: Sql | null; redis: Redis; partitions: 
     const conversations = new Map<string, Conversation>()
     ids.forEach((id, i) => { const c = live[i]; if (c != null && c.accountId === input.accountId) conversations.set(id, c) })
     const missing = ids.filter((id) => !conversations.has(id))
-    for (const row of await archivedConversations(sql, missing)) conversations.set(row.id, conversationFromRow(row) as Conversation)
+    for (const row of await archivedConversations(sql, missing, { counts: false })) conversations.set(row.id, conversationFromRow(row) as Conversation)
     // messages: the archived rows of the message hits, edits laid over
     const wanted = page.filter((h) => h.stream_id !== null)
+    // each by (conversation, created_at, stream id): one index probe in the one partition that holds it
     const rows = wanted.length === 0 ? [] : await sql<Parameters<typeof messageFromRow>[0][]>`
-      select stream_id, conversation_id, account_id, inbox_id, type, content, content_type, content_attributes, private, echo_id,
-             source_id, status, sender_type, sender_id, created_at, uid, updated_at
-        from messages
-       where account_id = ${input.accountId}
-         and (conversation_id, stream_id) in (select * from unnest(${sql.array(wanted.map((h) => h.conversation_id))}::text[], ${sql.array(wanted.map((h) => h.stream_id as string))}::text[]))`
+      select m.stream_id, m.conversation_id, m.account_id, m.inbox_id, m.type, m.content, m.content_type, m.content_attributes, m.private,
+             m.echo_id, m.source_id, m.status, m.sender_type, m.sender_id, m.created_at, m.uid, m.updated_at
+        from unnest(${sql.array(wanted.map((h) => h.conversation_id))}::text[], ${sql.array(wanted.map((h) => h.stream_id as string))}::text[],
+                    ${sql.array(wanted.map((h) => h.at.toISOString()))}::timestamptz[]) as k(c, s, t)
+        join lateral (select * from messages x where x.conversation_id = k.c and x.created_at = k.t and x.stream_id = k.s and x.account_id = ${input.accountId} limit 1) m on true`
     const byKey = new Map(rows.map((r) => [`${r.conversation_id} ${r.stream_id}`, messageFromRow(r)]))
     const results: { conversation: Conversation; message?: unknown }[] = []
     for (const h of page) {
