@@ -206,7 +206,8 @@ export function project(events: readonly StreamEvent[]): Projection {
         break;
       }
       case 'message.created': {
-        const m = messageRow(sub(d, 'message', what), e);
+        const conv = isObj(d['conversation']) ? d['conversation'] : {};
+        const m = { ...messageRow(sub(d, 'message', what), e), assignee_id: str(conv['assigneeId']) };
         messages.put(`${m.uid}\u0001${m.created_at.getTime()}`, m, e);
         break;
       }

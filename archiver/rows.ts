@@ -35,6 +35,8 @@ export type MessageRow = {
   uid: string; stream_id: string; conversation_id: string; account_id: string; inbox_id: string; type: string;
   content: string | null; content_type: string; content_attributes: Obj; private: boolean; echo_id: string | null;
   source_id: string | null; status: string; sender_type: string | null; sender_id: string | null; created_at: Date;
+  /** the conversation's assignee when the message came in (message.created's conversation), for reports */
+  assignee_id?: string | null;
 };
 /** An edit or deletion of an archived message (message.updated): its content as it now is. */
 export type MessageUpdateRow = { uid: string; created_at: Date; content: string | null; content_attributes: Obj; updated_at: Date };

@@ -5,8 +5,9 @@
 // answers the archiver would derive (first_response, reply_time, conversation_resolved), 10 inboxes
 // (5 with business hours: value_in_business_hours = 30 % of the value, a stand-in, not business_ms),
 // 50 agents (5 per inbox, 10 of them in two inboxes), 0.7 contacts per conversation.
-// Secondary indexes are dropped before the load and rebuilt after (as a restore would), then VACUUM
-// ANALYZE. Deterministic: a seeded PRNG, so every run builds the same archive.
+// Secondary indexes are dropped before the load and rebuilt after (as a restore would), the report
+// rollups rebuilt from the rows (rebuild_report_rollups, what the archiver keeps batch by batch), then
+// VACUUM ANALYZE. Deterministic: a seeded PRNG, so every run builds the same archive.
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Sql } from 'postgres'
@@ -144,7 +145,7 @@ export async function buildArchive(sql: Sql, conversations: number, log: (s: str
   })
   log(`conversations: ${nConv}`)
   let bytes = 0
-  const nMsg = await copyInto(sql, 'messages', 'uid, stream_id, conversation_id, account_id, inbox_id, type, content, private, sender_type, sender_id, created_at', function* () {
+  const nMsg = await copyInto(sql, 'messages', 'uid, stream_id, conversation_id, account_id, inbox_id, type, content, private, sender_type, sender_id, created_at, assignee_id', function* () {
     const pick = zipf(mulberry32(99))
     for (const c of convs()) {
       for (let m = 0; m < 10; m++) {
@@ -153,7 +154,7 @@ export async function buildArchive(sql: Sql, conversations: number, log: (s: str
         for (let k = 0; k < n; k++) words.push(word(pick()))
         const incoming = m % 2 === 0
         const note = !incoming && c.rand() < 0.05
-        const line = `u${c.i}x${m}\t${c.times[m]}-0\t${vid(c.i)}\t${ACCOUNT}\t${INBOXES[c.inbox]}\t${incoming ? 'incoming' : 'outgoing'}\t${words.join(' ')}\t${note ? 't' : 'f'}\t${incoming ? 'contact' : 'agent'}\t${incoming ? cid(c.i % contacts) : c.agent}\t${iso(c.times[m]!)}\n`
+        const line = `u${c.i}x${m}\t${c.times[m]}-0\t${vid(c.i)}\t${ACCOUNT}\t${INBOXES[c.inbox]}\t${incoming ? 'incoming' : 'outgoing'}\t${words.join(' ')}\t${note ? 't' : 'f'}\t${incoming ? 'contact' : 'agent'}\t${incoming ? cid(c.i % contacts) : c.agent}\t${iso(c.times[m]!)}\t${c.agent}\n`
         bytes += line.length
         yield line
       }
@@ -180,6 +181,9 @@ export async function buildArchive(sql: Sql, conversations: number, log: (s: str
   })
   log(`csat: ${nCsat}; rebuilding ${dropped.length} indexes`)
   for (const def of dropped) await sql.unsafe(def)
+  const r0 = performance.now()
+  const [rolled] = await sql<{ n: string }[]>`select rebuild_report_rollups(${ACCOUNT}) as n`
+  log(`report rollups: ${rolled?.n} rows in ${Math.round(performance.now() - r0)} ms`)
   await sql.unsafe('vacuum analyze')
   return { conversations: nConv, messages: nMsg, reportingEvents: nEvents, csat: nCsat, contacts: nContacts, seconds: Math.round((performance.now() - t0) / 1000), bytes }
 }

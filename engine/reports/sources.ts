@@ -2,7 +2,7 @@
 // filters), their time column (bucketing), their agent and inbox columns (per-agent and per-inbox
 // tables) and the aggregate. One place, so timeseries and tables count alike:
 //   conversations        conversations created (agent: the assignee)
-//   incoming_messages    contact messages (agent: the conversation's assignee)
+//   incoming_messages    contact messages (agent: the conversation's assignee when the message came in)
 //   outgoing_messages    agent replies, private notes excluded (agent: the sender)
 //   first_response_time  first_response events, ms: count, mean, p50, p90 (agent: who replied)
 //   resolution_time      conversation_resolved events, ms (agent: the assignee)
@@ -19,7 +19,7 @@ type Fragment = PendingQuery<Row[]>
 
 export type Source = {
   kind: Kind
-  /** `from … where …` for the filters; `join` says whether the agent column needs the conversations join */
+  /** `from … where …` for the filters */
   from: (needAgent: boolean) => Fragment
   time: Fragment
   agent: Fragment
@@ -62,11 +62,8 @@ export function source(sql: Sql, metric: Metric, f: Filters): Source {
       }
     case 'incoming_messages':
       return {
-        kind, time: sql`x.created_at`, agent: sql`c.assignee_id`, inbox: sql`x.inbox_id`, aggregate: aggregate(sql, kind, none),
-        from: (needAgent) => needAgent || f.agentId !== null
-          ? sql`from messages x join conversations c on c.id = x.conversation_id
-                where ${range} and x.type = 'incoming' ${inbox} ${f.agentId === null ? none : sql`and c.assignee_id = ${f.agentId}`}`
-          : sql`from messages x where ${range} and x.type = 'incoming' ${inbox}`,
+        kind, time: sql`x.created_at`, agent: sql`x.assignee_id`, inbox: sql`x.inbox_id`, aggregate: aggregate(sql, kind, none),
+        from: () => sql`from messages x where ${range} and x.type = 'incoming' ${inbox} ${f.agentId === null ? none : sql`and x.assignee_id = ${f.agentId}`}`,
       }
     case 'outgoing_messages':
       return {

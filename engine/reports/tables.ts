@@ -1,9 +1,10 @@
 // GET …/reports/agents and …/reports/inboxes: one row per agent (per inbox) of the account with every
 // metric over [since, until), the same definitions as the timeseries (sources.ts). Each metric is one
-// grouped query; the rows are the account's agents (not removed) or inboxes, plus any removed agent
-// that still has figures in the range.
+// grouped query (over the rollups where they serve, engine/reports/rollups.ts); the rows are the
+// account's agents (not removed) or inboxes, plus any removed agent that still has figures in the range.
 import type { Sql } from 'postgres'
 import { figures, KIND, source } from './sources.js'
+import { rollupAggregate, rollupFigures, rollupFrom, useRollups, type RollupRow } from './rollups.js'
 import { METRICS, type Filters, type Metric } from './params.js'
 
 const FIELD: Record<Metric, string> = {
@@ -15,12 +16,18 @@ const FIELD: Record<Metric, string> = {
 export type TableRow = { id: string; name: string } & Record<string, unknown>
 
 export async function reportTable(sql: Sql, by: 'agent' | 'inbox', f: Filters): Promise<TableRow[]> {
-  const grouped = await Promise.all(METRICS.map(async (metric) => {
+  // per metric: a map entity id -> its figures, from the rollups where they serve (rollups.ts), else the rows
+  const grouped = await Promise.all(METRICS.map(async (metric): Promise<Map<string, unknown>> => {
+    if (await useRollups(sql, metric, f, by === 'agent')) {
+      const key = by === 'agent' ? sql`r.agent_id` : sql`r.inbox_id`
+      const rows = await sql<({ key: string } & RollupRow)[]>`select ${key} as key, ${rollupAggregate(sql, f)} ${rollupFrom(sql, metric, f)} group by 1`
+      return new Map(rows.filter((r) => r.key !== '').map((r) => [r.key, rollupFigures(metric, r)]))
+    }
     const s = source(sql, metric, f)
     const key = by === 'agent' ? s.agent : s.inbox
     const rows = await sql<({ key: string | null } & Record<string, number>)[]>`
       select ${key} as key, ${s.aggregate} ${s.from(by === 'agent')} group by 1`
-    return new Map(rows.filter((r) => r.key !== null).map((r) => [r.key as string, r]))
+    return new Map(rows.filter((r) => r.key !== null).map((r) => [r.key as string, figures(KIND[metric], r as never)]))
   }))
   const withFigures = [...new Set(grouped.flatMap((m) => [...m.keys()]))]
   const entities = by === 'agent'
@@ -38,7 +45,7 @@ export async function reportTable(sql: Sql, by: 'agent' | 'inbox', f: Filters): 
   return entities.map((e) => {
     const row: TableRow = { id: e.id, name: e.name, ...(e.removed ? { removed: true } : {}) }
     METRICS.forEach((metric, i) => {
-      const fig = figures(KIND[metric], grouped[i]?.get(e.id) as never)
+      const fig = (grouped[i]?.get(e.id) ?? figures(KIND[metric], undefined)) as { count: number }
       row[FIELD[metric]] = KIND[metric] === 'count' ? fig.count : fig
     })
     return row

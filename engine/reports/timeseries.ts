@@ -3,8 +3,10 @@
 // (ISO, from Monday) and months are generated as local timestamps and turned into instants with
 // AT TIME ZONE, so a day with a DST change lasts 23 or 25 hours; hours are real hours (date_bin from
 // the first local hour), so the repeated hour of a fall-back change is a bucket of its own.
-import type { Sql } from 'postgres'
+// Aligned ranges read the archiver's 15-minute rollups instead of the rows (engine/reports/rollups.ts).
+import type { PendingQuery, Row, Sql } from 'postgres'
 import { figures, source } from './sources.js'
+import { rollupAggregate, rollupFigures, rollupFrom, useRollups, type RollupRow } from './rollups.js'
 import type { TimeseriesQuery } from './params.js'
 
 export type Bucket = { start: number; value: number | null } & Record<string, unknown>
@@ -19,11 +21,25 @@ export async function reportTimeseries(sql: Sql, q: TimeseriesQuery): Promise<{ 
     : sql`select (g at time zone ${q.timezone}) as start
             from generate_series(date_trunc(${q.groupBy}, ${since}::timestamptz, ${q.timezone}) at time zone ${q.timezone},
                                  ${last}::timestamptz at time zone ${q.timezone}, ${`1 ${q.groupBy}`}::interval) g`
-  const bucketOf = hour
-    ? sql`date_bin('1 hour', ${s.time}, date_trunc('hour', ${since}::timestamptz, ${q.timezone}))`
-    : sql`date_trunc(${q.groupBy}, ${s.time}, ${q.timezone})`
+  const bucketOf = (col: PendingQuery<Row[]>) => hour
+    ? sql`date_bin('1 hour', ${col}, date_trunc('hour', ${since}::timestamptz, ${q.timezone}))`
+    : sql`date_trunc(${q.groupBy}, ${col}, ${q.timezone})`
+  if (await useRollups(sql, q.metric, q)) {
+    const rows = await sql<({ bucket_ms: string } & RollupRow)[]>`
+      with d as (select ${bucketOf(sql`r.bucket`)} as start, ${rollupAggregate(sql, q)} ${rollupFrom(sql, q.metric, q)} group by 1)
+      select (extract(epoch from b.start) * 1000)::bigint as bucket_ms, d.count, d.total, d.hist
+        from (${buckets}) b left join d on d.start = b.start
+       order by b.start`
+    return {
+      timeseries: rows.map((r) => {
+        const f = rollupFigures(q.metric, r.count === null ? undefined : r)
+        const value = 'mean' in f ? f.mean : f.count
+        return { start: Number(r.bucket_ms), value, ...(s.kind === 'count' ? {} : f) }
+      }),
+    }
+  }
   const rows = await sql<({ bucket_ms: string } & Record<string, number | null>)[]>`
-    with d as (select ${bucketOf} as start, ${s.aggregate} ${s.from(false)} group by 1)
+    with d as (select ${bucketOf(s.time)} as start, ${s.aggregate} ${s.from(false)} group by 1)
     select (extract(epoch from b.start) * 1000)::bigint as bucket_ms, d.*
       from (${buckets}) b left join d on d.start = b.start
      order by b.start`

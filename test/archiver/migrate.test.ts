@@ -45,7 +45,7 @@ t.test('migrations apply on an empty database and a re-run applies nothing', asy
     tables.map((r) => r.name),
     [
       'accounts', 'agents', 'archiver_checkpoints', 'archiver_dead_letters', 'contact_inboxes', 'contacts', 'conversations',
-      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'reporting_events', 'schema_migrations',
+      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'report_rollups', 'reporting_events', 'schema_migrations',
     ],
   );
 });
