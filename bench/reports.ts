@@ -16,7 +16,7 @@ import { startBenchPostgres } from './archive-pg.js'
 import { ACCOUNT, buildArchive, END, INBOXES, word } from './gen/report-archive.js'
 import { parseArgs } from './lib/args.js'
 import { machine, printLine, round, saveResults } from './lib/report.js'
-import { startBenchRedis } from './lib/stack.js'
+import { exitCleanlyOnSignals, startBenchRedis } from './lib/stack.js'
 import { writeResultsSection } from './lib/reports-md.js'
 
 const DAY = 86_400_000
@@ -25,6 +25,7 @@ const scale = args.num('scale', args.mode === 'full' ? 1 : 0.1)
 const reps = args.num('reps', 20)
 const record = !args.bool('no-record')
 const log = (s: string) => process.stderr.write(`[reports] ${s}\n`)
+exitCleanlyOnSignals()
 
 /** Read-only queries: durability settings do not touch them; the load is faster without. */
 const pg = await startBenchPostgres({

@@ -101,54 +101,37 @@ $$;
 
 -- ---- report rollups ------------------------------------------------------------------------
 -- Reports over long ranges read these instead of every row (engine/reports/rollups.ts): per account,
--- metric, 15-minute UTC bucket (every time zone's hours and days are made of whole 15-minute
--- buckets), inbox and agent ('' = none): the count, the sum of the values (ms; for csat the scores),
--- the sum inside business hours, and a histogram of the values (64 log buckets, ×1.3 from 1 s:
--- p50/p90 estimates; for csat the five score counts). The archiver adds what each batch inserts,
--- in the batch's transaction (idempotent with it: only rows actually inserted are counted).
--- Metrics and their agent: conversations (''), incoming_messages and outgoing_messages (the
--- conversation's assignee when the contact wrote / the sender), first_response, reply_time,
+-- metric, hour (UTC; every zone with whole-hour offsets builds its hours and days from them) and
+-- dimension — the whole account ('all', key ''), one inbox ('inbox', its id), one agent ('agent', its
+-- id) — and value slot: the count and the sum of the values. Times keep a histogram as slots (64 log
+-- slots, ×1.3 from 1 s: report_hist_slot) so p50/p90 can be estimated; their business-hours values are
+-- the metric '<name>:bh'; CSAT slots are the scores; counts use slot 0. The archiver adds what each
+-- batch inserts in the batch's transaction (only rows really inserted count: replays add nothing).
+-- Metrics and their agent: conversations (none), incoming_messages (the conversation's assignee when
+-- the contact wrote), outgoing_messages (the sender), first_response, reply_time,
 -- conversation_resolved (the event's agent), csat (the assignee when rated).
 alter table messages add column assignee_id text; -- the conversation's assignee when the message came in
 
 create table report_rollups (
   account_id  text not null,
   metric      text not null,
+  dim         text not null check (dim in ('all', 'inbox', 'agent')),
+  key         text not null,
   bucket      timestamptz not null,
-  inbox_id    text not null default '',
-  agent_id    text not null default '',
-  n           bigint not null default 0,
-  total       double precision not null default 0,
-  total_bh    double precision not null default 0,
-  hist        int[] not null,
-  hist_bh     int[] not null,
-  primary key (account_id, metric, bucket, inbox_id, agent_id)
+  slot        smallint not null,
+  n           bigint not null,
+  total       double precision not null,
+  primary key (account_id, metric, dim, key, bucket, slot)
 );
 
--- the histogram bucket (1-based) of a value in ms
+-- the histogram slot of a value in ms (archiver/sql/rollups.ts histSlot)
 create function report_hist_slot(v double precision) returns int
 language sql immutable parallel safe
 as $$ select case when v < 1000 then 1 else least(64, 2 + floor(ln(v / 1000.0) / ln(1.3))::int) end $$;
 
--- element-wise sum of two histograms (same length)
-create function report_hist_add(a int[], b int[]) returns int[]
-language sql immutable parallel safe
-as $$ select array_agg(coalesce(x, 0) + coalesce(y, 0) order by i) from unnest(a, b) with ordinality as u(x, y, i) $$;
-
-create aggregate report_hist_sum(int[]) (sfunc = report_hist_add, stype = int[]);
-
--- a histogram from slots and counts
-create function report_hist(slots int[], counts bigint[], size int) returns int[]
-language sql immutable parallel safe
-as $$
-  select array_agg(coalesce(c, 0)::int order by s)
-    from generate_series(1, size) as s
-    left join (select x as slot, sum(y) as c from unnest(slots, counts) as u(x, y) group by x) h on h.slot = s
-$$;
-
 -- conversations by agent read the current assignee
 create index conversations_account_assignee_created_idx on conversations (account_id, assignee_id, created_at);
--- raw report reads of messages by inbox or agent over a range
+-- raw report reads of messages by inbox over a range
 create index messages_account_inbox_created_idx on messages (account_id, inbox_id, created_at);
 
 -- (re)builds the rollups of one account from its rows (backfill; the archiver keeps them after)
@@ -159,33 +142,30 @@ declare
   inserted bigint;
 begin
   delete from report_rollups where account_id = acct;
-  insert into report_rollups (account_id, metric, bucket, inbox_id, agent_id, n, total, total_bh, hist, hist_bh)
-  select acct, metric, bucket, inbox_id, agent_id, sum(n), sum(total), sum(total_bh),
-         report_hist(array_agg(slot), array_agg(n), size), report_hist(array_agg(slot_bh), array_agg(n), size)
+  insert into report_rollups (account_id, metric, dim, key, bucket, slot, n, total)
+  select acct, metric, d.dim, d.key, bucket, slot, count(*), sum(v)
     from (
-      select metric, bucket, inbox_id, agent_id, slot, slot_bh, size, count(*) as n, sum(v) as total, sum(vbh) as total_bh
-        from (
-          select 'conversations' as metric, date_bin('15 minutes', created_at, 'epoch') as bucket, inbox_id, '' as agent_id,
-                 0::float8 as v, 0::float8 as vbh, 1 as slot, 1 as slot_bh, 1 as size
-            from conversations where account_id = acct
-          union all
-          select case when type = 'incoming' then 'incoming_messages' else 'outgoing_messages' end,
-                 date_bin('15 minutes', created_at, 'epoch'), inbox_id,
-                 coalesce(case when type = 'incoming' then assignee_id else sender_id end, ''), 0, 0, 1, 1, 1
-            from messages
-           where account_id = acct and (type = 'incoming' or (type = 'outgoing' and not private and sender_type = 'agent'))
-          union all
-          select name, date_bin('15 minutes', created_at, 'epoch'), coalesce(inbox_id, ''), coalesce(agent_id, ''),
-                 value, coalesce(value_in_business_hours, value), report_hist_slot(value),
-                 report_hist_slot(coalesce(value_in_business_hours, value)), 64
-            from reporting_events where account_id = acct and name in ('first_response', 'reply_time', 'conversation_resolved')
-          union all
-          select 'csat', date_bin('15 minutes', created_at, 'epoch'), inbox_id, coalesce(agent_id, ''), score, score, score, score, 5
-            from csat_responses where account_id = acct
-        ) rows
-       group by metric, bucket, inbox_id, agent_id, slot, slot_bh, size
-    ) slots
-   group by metric, bucket, inbox_id, agent_id, size;
+      select 'conversations' as metric, date_trunc('hour', created_at) as bucket, inbox_id, '' as agent_id, 0 as slot, 0::float8 as v
+        from conversations where account_id = acct
+      union all
+      select case when type = 'incoming' then 'incoming_messages' else 'outgoing_messages' end, date_trunc('hour', created_at), inbox_id,
+             coalesce(case when type = 'incoming' then assignee_id else sender_id end, ''), 0, 0
+        from messages
+       where account_id = acct and (type = 'incoming' or (type = 'outgoing' and not private and sender_type = 'agent'))
+      union all
+      select name, date_trunc('hour', created_at), coalesce(inbox_id, ''), coalesce(agent_id, ''), report_hist_slot(value), value
+        from reporting_events where account_id = acct and name in ('first_response', 'reply_time', 'conversation_resolved')
+      union all
+      select name || ':bh', date_trunc('hour', created_at), coalesce(inbox_id, ''), coalesce(agent_id, ''),
+             report_hist_slot(coalesce(value_in_business_hours, value)), coalesce(value_in_business_hours, value)
+        from reporting_events where account_id = acct and name in ('first_response', 'reply_time', 'conversation_resolved')
+      union all
+      select 'csat', date_trunc('hour', created_at), inbox_id, coalesce(agent_id, ''), score, score
+        from csat_responses where account_id = acct
+    ) r
+    cross join lateral (values ('all', ''), ('inbox', r.inbox_id), ('agent', r.agent_id)) as d(dim, key)
+   where d.dim = 'all' or d.key <> ''
+   group by metric, d.dim, d.key, bucket, slot;
   get diagnostics inserted = row_count;
   return inserted;
 end;

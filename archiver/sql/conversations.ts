@@ -110,7 +110,7 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
     for (const e of reporting) {
       if (!fresh.has(e.event_key)) continue;
       if (e.name !== 'first_response' && e.name !== 'reply_time' && e.name !== 'conversation_resolved') continue;
-      rollups.count({ account_id: e.account_id, metric: e.name, at: e.created_at, inbox_id: e.inbox_id, agent_id: e.agent_id, value: e.value, value_bh: bh.get(e.event_key) ?? null, size: 64 });
+      rollups.count({ account_id: e.account_id, metric: e.name, at: e.created_at, inbox_id: e.inbox_id, agent_id: e.agent_id, kind: 'time', value: e.value, value_bh: bh.get(e.event_key) ?? null });
       fresh.delete(e.event_key);
     }
   }
@@ -127,7 +127,7 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
     // a conversation is rated once (conversation.rate refuses a second rating): only first answers count
     const rated = new Set(r.filter((x) => x['inserted'] === true).map((x) => x['conversation_id'] as string));
     for (const c of p.csat) {
-      if (rated.has(c.conversation_id)) rollups.count({ account_id: c.account_id, metric: 'csat', at: c.created_at, inbox_id: c.inbox_id, agent_id: c.agent_id, value: c.score, size: 5 });
+      if (rated.has(c.conversation_id)) rollups.count({ account_id: c.account_id, metric: 'csat', at: c.created_at, inbox_id: c.inbox_id, agent_id: c.agent_id, kind: 'csat', value: c.score });
     }
   }
   await rollups.write(tx, counts);

@@ -4,7 +4,7 @@
 // account's agents (not removed) or inboxes, plus any removed agent that still has figures in the range.
 import type { Sql } from 'postgres'
 import { figures, KIND, source } from './sources.js'
-import { rollupAggregate, rollupFigures, rollupFrom, useRollups, type RollupRow } from './rollups.js'
+import { rollupFigures, rollupSlots, useRollups, type SlotRow } from './rollups.js'
 import { METRICS, type Filters, type Metric } from './params.js'
 
 const FIELD: Record<Metric, string> = {
@@ -18,11 +18,7 @@ export type TableRow = { id: string; name: string } & Record<string, unknown>
 export async function reportTable(sql: Sql, by: 'agent' | 'inbox', f: Filters): Promise<TableRow[]> {
   // per metric: a map entity id -> its figures, from the rollups where they serve (rollups.ts), else the rows
   const grouped = await Promise.all(METRICS.map(async (metric): Promise<Map<string, unknown>> => {
-    if (await useRollups(sql, metric, f, by === 'agent')) {
-      const key = by === 'agent' ? sql`r.agent_id` : sql`r.inbox_id`
-      const rows = await sql<({ key: string } & RollupRow)[]>`select ${key} as key, ${rollupAggregate(sql, f)} ${rollupFrom(sql, metric, f)} group by 1`
-      return new Map(rows.filter((r) => r.key !== '').map((r) => [r.key, rollupFigures(metric, r)]))
-    }
+    if (await useRollups(sql, metric, f, by)) return rollupFigures(metric, await sql<SlotRow[]>`${rollupSlots(sql, metric, f, by, sql`r.key`)}`)
     const s = source(sql, metric, f)
     const key = by === 'agent' ? s.agent : s.inbox
     const rows = await sql<({ key: string | null } & Record<string, number>)[]>`

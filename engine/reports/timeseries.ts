@@ -6,7 +6,7 @@
 // Aligned ranges read the archiver's 15-minute rollups instead of the rows (engine/reports/rollups.ts).
 import type { PendingQuery, Row, Sql } from 'postgres'
 import { figures, source } from './sources.js'
-import { rollupAggregate, rollupFigures, rollupFrom, useRollups, type RollupRow } from './rollups.js'
+import { rollupFigures, rollupSlots, useRollups, type SlotRow } from './rollups.js'
 import type { TimeseriesQuery } from './params.js'
 
 export type Bucket = { start: number; value: number | null } & Record<string, unknown>
@@ -24,17 +24,17 @@ export async function reportTimeseries(sql: Sql, q: TimeseriesQuery): Promise<{ 
   const bucketOf = (col: PendingQuery<Row[]>) => hour
     ? sql`date_bin('1 hour', ${col}, date_trunc('hour', ${since}::timestamptz, ${q.timezone}))`
     : sql`date_trunc(${q.groupBy}, ${col}, ${q.timezone})`
-  if (await useRollups(sql, q.metric, q)) {
-    const rows = await sql<({ bucket_ms: string } & RollupRow)[]>`
-      with d as (select ${bucketOf(sql`r.bucket`)} as start, ${rollupAggregate(sql, q)} ${rollupFrom(sql, q.metric, q)} group by 1)
-      select (extract(epoch from b.start) * 1000)::bigint as bucket_ms, d.count, d.total, d.hist
-        from (${buckets}) b left join d on d.start = b.start
-       order by b.start`
+  if (await useRollups(sql, q.metric, q, null, q.timezone)) {
+    const [starts, slots] = await Promise.all([
+      sql<{ bucket_ms: string }[]>`select (extract(epoch from b.start) * 1000)::bigint as bucket_ms from (${buckets}) b order by b.start`,
+      sql<SlotRow[]>`${rollupSlots(sql, q.metric, q, null, sql`((extract(epoch from ${bucketOf(sql`r.bucket`)}) * 1000)::bigint)::text`)}`,
+    ])
+    const byBucket = rollupFigures(q.metric, slots)
     return {
-      timeseries: rows.map((r) => {
-        const f = rollupFigures(q.metric, r.count === null ? undefined : r)
+      timeseries: starts.map((b) => {
+        const f = byBucket.get(String(b.bucket_ms)) ?? figures(s.kind, undefined)
         const value = 'mean' in f ? f.mean : f.count
-        return { start: Number(r.bucket_ms), value, ...(s.kind === 'count' ? {} : f) }
+        return { start: Number(b.bucket_ms), value, ...(s.kind === 'count' ? {} : f) }
       }),
     }
   }

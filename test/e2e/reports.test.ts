@@ -149,12 +149,17 @@ t.test('csat: answers with comments, paged; CSV for every report', async (t) => 
 
 t.test('rollups: kept by the archiver, idempotent on replay, the same figures as the rows', async (t) => {
   const sums = async () => f.sql<{ metric: string; n: number; total: number }[]>`
-    select metric, sum(n)::int as n, sum(total)::float8 as total from report_rollups where account_id = ${f.account.id} group by metric order by metric`
+    select metric, sum(n)::int as n, sum(total)::float8 as total from report_rollups
+     where account_id = ${f.account.id} and dim = 'all' group by metric order by metric`
   const before = await sums()
   t.same(before.map((r) => [r.metric, r.n]), [
-    ['conversation_resolved', 2], ['conversations', 5], ['csat', 2], ['first_response', 3], ['incoming_messages', 5], ['outgoing_messages', 3], ['reply_time', 3],
+    ['conversation_resolved', 2], ['conversation_resolved:bh', 2], ['conversations', 5], ['csat', 2], ['first_response', 3], ['first_response:bh', 3],
+    ['incoming_messages', 5], ['outgoing_messages', 3], ['reply_time', 3], ['reply_time:bh', 3],
   ], 'A–E; the note and activity messages are not counted')
   t.equal(before.find((r) => r.metric === 'csat')?.total, 8, 'scores 5 + 3')
+  t.equal(before.find((r) => r.metric === 'first_response:bh')?.total, 2 * H + 0 + 11 * M, 'business-hours values: A 2 h, B 0, C 11 min')
+  const [byBo] = await f.sql<{ n: number }[]>`select sum(n)::int as n from report_rollups where account_id = ${f.account.id} and metric = 'outgoing_messages' and dim = 'agent' and key = ${bo.id}`
+  t.equal(byBo?.n, 2)
   await writeBatch(f.sql, f.partition, await f.entries())
   t.same(await sums(), before, 'a replayed batch adds nothing')
   // an unaligned range reads the rows: the same answers

@@ -16,8 +16,8 @@ t.test('quantiles from a histogram are within a slot width of the exact ones', a
   let seed = 42
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
   const values = Array.from({ length: 5000 }, () => Math.exp(rand() * 14) * 100) // 100 ms … 100 min, log-uniform
-  const hist = new Array<number>(HIST_SIZE).fill(0)
-  for (const v of values) hist[histSlot(v) - 1]! += 1
+  const hist = new Map<number, number>()
+  for (const v of values) hist.set(histSlot(v), (hist.get(histSlot(v)) ?? 0) + 1)
   values.sort((a, b) => a - b)
   for (const p of [0.5, 0.9]) {
     const rank = p * (values.length - 1)
@@ -25,5 +25,5 @@ t.test('quantiles from a histogram are within a slot width of the exact ones', a
     const est = histQuantile(hist, p)!
     t.ok(est / exact < 1.3 && exact / est < 1.3, `p${p * 100}: ${Math.round(est)} vs exact ${Math.round(exact)}`)
   }
-  t.equal(histQuantile(new Array<number>(HIST_SIZE).fill(0), 0.5), null, 'empty')
+  t.equal(histQuantile(new Map(), 0.5), null, 'empty')
 })
