@@ -5,6 +5,7 @@
 // statement. Figures and plans go to bench/RESULTS.md (between the reports markers) and
 // bench/results/latest.json; the cluster and its data are deleted at the end.
 //   npm run bench:reports [-- --scale 0.1] [--reps 20] [--no-record]
+import { loadavg } from 'node:os'
 import postgres, { type Sql } from 'postgres'
 import { runMigrations } from '../archiver/migrate.js'
 import { reportCsat } from '../engine/reports/csat.js'
@@ -69,6 +70,7 @@ try {
   ]
 
   const results: Record<string, unknown>[] = []
+  const loadAtStart = loadavg().map((x) => round(x, 1))
   for (const c of cases) {
     for (let i = 0; i < 3; i++) await c.run()
     const ms: number[] = []
@@ -97,7 +99,7 @@ try {
   }
   const m = machine()
   const figures = {
-    scenario: 'reports', scale, reps, archive: { ...size, diskMb: disk?.mb ?? null }, pg: pg.version,
+    scenario: 'reports', scale, reps, loadAvg: { atStart: loadAtStart, atEnd: loadavg().map((x) => round(x, 1)) }, archive: { ...size, diskMb: disk?.mb ?? null }, pg: pg.version,
     worstReportP95Ms: Math.max(...results.filter((r) => r['kind'] === 'report').map((r) => r['p95Ms'] as number)),
     worstSearchP95Ms: Math.max(...results.filter((r) => r['kind'] === 'search').map((r) => r['p95Ms'] as number)),
     cases: results.map(({ plan: _p, ...r }) => r), machine: m,
