@@ -13,7 +13,7 @@
 -- KEYS[2] stream  conversation log (MAXLEN ~ hotTail)
 -- KEYS[3] hash    edits of the conversation: message id -> current message JSON
 -- KEYS[4] stream  partition events
--- KEYS[5] channel partition fan-out (PUBLISH)
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, agentId, admin (true: may delete any contact or agent message),
 --   inboxes (allowed inbox ids; absent = all), messageId, action ('edit'|'delete'), content (edit),
 --   windowMs (edits only within it of createdAt), now, uid, hotTail, archived (message JSON, optional) }

@@ -123,6 +123,8 @@ create table report_rollups (
   total       double precision not null,
   primary key (account_id, metric, dim, key, bucket, slot)
 );
+-- per-agent and per-inbox tables read every key of a dimension over a range
+create index report_rollups_range_idx on report_rollups (account_id, metric, dim, bucket) include (key, slot, n, total);
 
 -- the histogram slot of a value in ms (archiver/sql/rollups.ts histSlot)
 create function report_hist_slot(v double precision) returns int

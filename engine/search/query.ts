@@ -78,17 +78,24 @@ export async function searchHits(sql: Sql, s: SearchQuery): Promise<Hit[]> {
     select min(created_at) as oldest, max(created_at) as newest from messages where account_id = ${s.accountId}`
   const found: Hit[] = []
   if (range?.oldest != null && range.newest != null) {
-    for (const lo of months(range.oldest, range.newest)) {
-      const hi = new Date(Date.UTC(lo.getUTCFullYear(), lo.getUTCMonth() + 1, 1))
-      found.push(...await sql<Hit[]>`
+    const oldest = range.oldest
+    const newest = range.newest
+    // no plain index scans: a month is read through its GIN index (rare words) or scanned until the
+    // LIMIT is met (common ones), never walked along (account_id, created_at) filtering every row
+    await sql.begin(async (tx) => {
+      await tx`set local enable_indexscan = off`
+      for (const lo of months(oldest, newest)) {
+        const hi = new Date(Date.UTC(lo.getUTCFullYear(), lo.getUTCMonth() + 1, 1))
+        found.push(...await tx<Hit[]>`
         select m.conversation_id, m.stream_id, 1 as kind, ts_rank_cd(m.content_tsv, websearch_to_tsquery('simple', ${s.q}))::float8 as score,
                m.created_at as at
-          from messages m ${s.status === null ? sql`` : sql`join conversations c on c.id = m.conversation_id`}
+          from messages m ${s.status === null ? tx`` : tx`join conversations c on c.id = m.conversation_id`}
          where m.account_id = ${s.accountId} and m.created_at >= ${lo} and m.created_at < ${hi}
            and m.content_tsv @@ websearch_to_tsquery('simple', ${s.q}) and m.stream_id is not null ${inboxM} ${status}
          limit ${CANDIDATES - found.length}`)
-      if (found.length >= CANDIDATES) break
-    }
+        if (found.length >= CANDIDATES) break
+      }
+    })
   }
   found.sort((a, b) => b.score - a.score || b.at.getTime() - a.at.getTime() || (a.conversation_id < b.conversation_id ? -1 : 1))
   return [...hits, ...found].slice(s.offset, s.offset + s.limit + 1)
