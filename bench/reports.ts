@@ -30,7 +30,7 @@ exitCleanlyOnSignals()
 
 /** Read-only queries: durability settings do not touch them; the load is faster without. */
 const pg = await startBenchPostgres({
-  shared_buffers: '1GB', work_mem: '32MB', maintenance_work_mem: '512MB', max_wal_size: '8GB', fsync: 'off', synchronous_commit: 'off',
+  shared_buffers: '1GB', work_mem: '32MB', maintenance_work_mem: '512MB', max_wal_size: '1GB', fsync: 'off', synchronous_commit: 'off',
   full_page_writes: 'off', effective_cache_size: '8GB', random_page_cost: '1.1', max_connections: 20,
 })
 const redis = await startBenchRedis()

@@ -80,10 +80,12 @@ export async function searchHits(sql: Sql, s: SearchQuery): Promise<Hit[]> {
   if (range?.oldest != null && range.newest != null) {
     const oldest = range.oldest
     const newest = range.newest
-    // no plain index scans: a month is read through its GIN index (rare words) or scanned until the
-    // LIMIT is met (common ones), never walked along (account_id, created_at) filtering every row
+    // each month through its GIN index on content_tsv, a bitmap scan that stops at the LIMIT: never a
+    // walk along (account_id, created_at) or a sequential scan testing every row (the planner's
+    // estimate for a word it has no statistics on picks those, and they read the whole month)
     await sql.begin(async (tx) => {
       await tx`set local enable_indexscan = off`
+      await tx`set local enable_seqscan = off`
       for (const lo of months(oldest, newest)) {
         const hi = new Date(Date.UTC(lo.getUTCFullYear(), lo.getUTCMonth() + 1, 1))
         found.push(...await tx<Hit[]>`
