@@ -20,7 +20,7 @@ export function writeResultsSection(figures: Record<string, any>, cases: Record<
     ...(figures['scale'] < 1
       ? [`**Reduced scale** (the box is shared by several helpers, so this run builds ${figures['scale'] * 100} % of the issue's archive). ` +
           'The issue\'s target (1M conversations, 10M messages, each report ≤ 200 ms p95, search ≤ 100 ms p95) is measured with ' +
-          '`npm run bench:reports -- --full` (scale 1, about 10 GB of disk and a long load; run it on a quiet box).', '']
+          '`npm run bench:reports -- --full` (scale 1: about 20 GB of disk; a long load; run it on a quiet box).', '']
       : []),
     '| case | p50 ms | p95 ms | max ms | SQL statements |',
     '|---|---|---|---|---|',
