@@ -180,7 +180,8 @@ export async function buildArchive(sql: Sql, conversations: number, log: (s: str
     }
   })
   log(`csat: ${nCsat}; rebuilding ${dropped.length} indexes`)
-  for (const def of dropped) await sql.unsafe(def)
+  // a partitioned table's index reads back as CREATE INDEX … ON ONLY: that builds no partition's index
+  for (const def of dropped) await sql.unsafe(def.replace(' ON ONLY ', ' ON '))
   const r0 = performance.now()
   const [rolled] = await sql<{ n: string }[]>`select rebuild_report_rollups(${ACCOUNT}) as n`
   log(`report rollups: ${rolled?.n} rows in ${Math.round(performance.now() - r0)} ms`)
