@@ -73,35 +73,35 @@ export async function searchHits(sql: Sql, s: SearchQuery): Promise<Hit[]> {
        order by c.last_activity_at desc, c.id
        limit ${CONTACT_HITS}`)
   }
-  // messages: month by month from the newest, until CANDIDATES matches. The account's first and last
-  // message times as ORDER BY … LIMIT 1 (an index probe per partition of messages_account_created_idx):
-  // min()/max() were planned as a parallel seq scan of every partition (bench:reports, 550 ms at 1M rows)
-  const [range] = await sql<{ oldest: Date | null; newest: Date | null }[]>`
-    select (select created_at from messages where account_id = ${s.accountId} order by created_at limit 1) as oldest,
-           (select created_at from messages where account_id = ${s.accountId} order by created_at desc limit 1) as newest`
+  // messages: month by month from the newest, until CANDIDATES matches, in one transaction. First the
+  // account's first and last message times, by ORDER BY … LIMIT 1 with sequential scans off: an index
+  // probe per partition of messages_account_created_idx (bench:reports caught min()/max() planned as a
+  // parallel seq scan of every partition, 550 ms at 1M rows, in every search)
   const found: Hit[] = []
-  if (range?.oldest != null && range.newest != null) {
+  await sql.begin(async (tx) => {
+    await tx`set local enable_seqscan = off`
+    const [range] = await tx<{ oldest: Date | null; newest: Date | null }[]>`
+      select (select created_at from messages where account_id = ${s.accountId} order by created_at limit 1) as oldest,
+             (select created_at from messages where account_id = ${s.accountId} order by created_at desc limit 1) as newest`
+    if (range?.oldest == null || range.newest == null) return
     const oldest = range.oldest
     const newest = range.newest
     // each month through its GIN index on content_tsv, a bitmap scan that stops at the LIMIT: never a
     // walk along (account_id, created_at) or a sequential scan testing every row (the planner's
     // estimate for a word it has no statistics on picks those, and they read the whole month)
-    await sql.begin(async (tx) => {
-      await tx`set local enable_indexscan = off`
-      await tx`set local enable_seqscan = off`
-      for (const lo of months(oldest, newest)) {
-        const hi = new Date(Date.UTC(lo.getUTCFullYear(), lo.getUTCMonth() + 1, 1))
-        found.push(...await tx<Hit[]>`
-        select m.conversation_id, m.stream_id, 1 as kind, ts_rank_cd(m.content_tsv, websearch_to_tsquery('simple', ${s.q}))::float8 as score,
-               m.created_at as at
-          from messages m ${s.status === null ? tx`` : tx`join conversations c on c.id = m.conversation_id`}
-         where m.account_id = ${s.accountId} and m.created_at >= ${lo} and m.created_at < ${hi}
-           and m.content_tsv @@ websearch_to_tsquery('simple', ${s.q}) and m.stream_id is not null ${inboxM} ${status}
-         limit ${CANDIDATES - found.length}`)
-        if (found.length >= CANDIDATES) break
-      }
-    })
-  }
+    await tx`set local enable_indexscan = off`
+    for (const lo of months(oldest, newest)) {
+      const hi = new Date(Date.UTC(lo.getUTCFullYear(), lo.getUTCMonth() + 1, 1))
+      found.push(...await tx<Hit[]>`
+      select m.conversation_id, m.stream_id, 1 as kind, ts_rank_cd(m.content_tsv, websearch_to_tsquery('simple', ${s.q}))::float8 as score,
+             m.created_at as at
+        from messages m ${s.status === null ? tx`` : tx`join conversations c on c.id = m.conversation_id`}
+       where m.account_id = ${s.accountId} and m.created_at >= ${lo} and m.created_at < ${hi}
+         and m.content_tsv @@ websearch_to_tsquery('simple', ${s.q}) and m.stream_id is not null ${inboxM} ${status}
+       limit ${CANDIDATES - found.length}`)
+      if (found.length >= CANDIDATES) break
+    }
+  })
   found.sort((a, b) => b.score - a.score || b.at.getTime() - a.at.getTime() || (a.conversation_id < b.conversation_id ? -1 : 1))
   return [...hits, ...found].slice(s.offset, s.offset + s.limit + 1)
 }
