@@ -6,8 +6,8 @@ import type { StreamEvent } from '../lua/codec.js';
 import {
   arr, BadEventError, conversationRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
   type AccountRow, type AgentAvailabilityRow, type AgentRow, type ContactInboxRow, type ContactRow,
-  type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type MessageRow,
-  type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
+  type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type InboxHoursRow, type MessageRow,
+  type MessageUpdateRow, type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
 } from './rows.js';
 import { compareStreamIds } from './stream-id.js';
 
@@ -22,10 +22,14 @@ export type Projection = {
   contactInboxes: ContactInboxRow[];
   conversations: ConversationRow[];
   messages: MessageRow[];
+  /** message.updated: edits and deletions, written in place (newest per message) */
+  messageUpdates: MessageUpdateRow[];
   csat: CsatRow[];
   contactSeen: SeenRow[];
   agentAvailability: AgentAvailabilityRow[];
   inboxSettings: InboxSettingRow[];
+  /** inbox.updated with businessHours (null = cleared) */
+  inboxHours: InboxHoursRow[];
   inboxProfiles: InboxProfileRow[];
   agentProfiles: AgentProfileRow[];
   agentRemovals: AgentRemovalRow[];
@@ -38,7 +42,7 @@ export type Projection = {
 export const KNOWN_TYPES = new Set([
   'account.created', 'inbox.created', 'inbox.updated', 'agent.created', 'agent.updated', 'contact.created',
   'contact.updated', 'conversation.created', 'conversation.updated', 'conversation.seen', 'conversation.rated',
-  'message.created', 'agent.removed',
+  'message.created', 'agent.removed', 'message.updated',
 ]);
 
 /** An event the archiver writes nothing for. */
@@ -76,10 +80,12 @@ export function project(events: readonly StreamEvent[]): Projection {
   const contactInboxes = latest<ContactInboxRow>();
   const conversations = latest<ConversationRow>();
   const messages = latest<MessageRow>();
+  const messageUpdates = latest<MessageUpdateRow>();
   const csat = latest<CsatRow>();
   const seen = new Map<string, SeenRow>();
   const availability = latest<AgentAvailabilityRow>();
   const inboxSettings = latest<InboxSettingRow>();
+  const inboxHours = latest<InboxHoursRow>();
   const inboxProfiles = latest<InboxProfileRow>();
   const agentProfiles = latest<AgentProfileRow>();
   const agentRemovals = latest<AgentRemovalRow>();
@@ -113,6 +119,10 @@ export function project(events: readonly StreamEvent[]): Projection {
       }
       case 'inbox.updated': {
         const id = reqStr(d, 'id', what);
+        if ('businessHours' in d) {
+          const hours = d['businessHours'];
+          inboxHours.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, business_hours: isObj(hours) ? obj(hours) : null, set_at: at }, e);
+        }
         if ('autoResolveAfterMs' in d) {
           const ms = num(d['autoResolveAfterMs']);
           inboxSettings.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, auto_resolve_after_ms: ms, set_at: at }, e);
@@ -196,8 +206,17 @@ export function project(events: readonly StreamEvent[]): Projection {
         break;
       }
       case 'message.created': {
-        const m = messageRow(sub(d, 'message', what), e);
+        const conv = isObj(d['conversation']) ? d['conversation'] : {};
+        const m = { ...messageRow(sub(d, 'message', what), e), assignee_id: str(conv['assigneeId']) };
         messages.put(`${m.uid}\u0001${m.created_at.getTime()}`, m, e);
+        break;
+      }
+      case 'message.updated': {
+        const m = messageRow(sub(d, 'message', what), e);
+        const updatedAt = time(sub(d, 'message', what)['updatedAt']) ?? at;
+        messageUpdates.put(`${m.uid}\u0001${m.created_at.getTime()}`, {
+          uid: m.uid, created_at: m.created_at, content: m.content, content_attributes: m.content_attributes, updated_at: updatedAt,
+        }, e);
         break;
       }
       case 'conversation.rated': {
@@ -255,10 +274,12 @@ export function project(events: readonly StreamEvent[]): Projection {
     contactInboxes: contactInboxes.list(),
     conversations: conversations.list(),
     messages: messages.list(),
+    messageUpdates: messageUpdates.list(),
     csat: csat.list(),
     contactSeen: [...seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
     agentAvailability: availability.list(),
     inboxSettings: inboxSettings.list(),
+    inboxHours: inboxHours.list(),
     inboxProfiles: inboxProfiles.list(),
     agentProfiles: agentProfiles.list(),
     agentRemovals: agentRemovals.list(),

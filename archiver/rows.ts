@@ -35,13 +35,19 @@ export type MessageRow = {
   uid: string; stream_id: string; conversation_id: string; account_id: string; inbox_id: string; type: string;
   content: string | null; content_type: string; content_attributes: Obj; private: boolean; echo_id: string | null;
   source_id: string | null; status: string; sender_type: string | null; sender_id: string | null; created_at: Date;
+  /** the conversation's assignee when the message came in (message.created's conversation), for reports */
+  assignee_id?: string | null;
 };
+/** An edit or deletion of an archived message (message.updated): its content as it now is. */
+export type MessageUpdateRow = { uid: string; created_at: Date; content: string | null; content_attributes: Obj; updated_at: Date };
 export type CsatRow = {
   conversation_id: string; account_id: string; inbox_id: string; agent_id: string | null; score: number;
   comment: string | null; created_at: Date;
 };
 export type SeenRow = { contact_id: string; seen_at: Date };
 export type AgentAvailabilityRow = { id: string; account_id: string; availability: string; updated_at: Date };
+/** An inbox's business hours as set (null = cleared: always open). */
+export type InboxHoursRow = { id: string; account_id: string; business_hours: Obj | null; set_at: Date };
 export type InboxSettingRow = { id: string; account_id: string; auto_resolve_after_ms: number | null; set_at: Date };
 /** An admin's change of an inbox (inbox.updated with `changed`): its settings as they now are. */
 export type InboxProfileRow = {

@@ -51,6 +51,8 @@ export type EngineConfig = {
   readonly workers: number
   /** a resolved conversation idle this long is evicted from Redis once archived (needs DATABASE_URL); 0 = never */
   readonly retentionMs: number
+  /** message.update is allowed this long after a message was created (MESSAGE_EDIT_WINDOW_MS, 15 min) */
+  readonly messageEditWindowMs: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -127,6 +129,7 @@ export function loadConfig(env: Env): ConfigResult {
     seenThrottleMs: int('SEEN_THROTTLE_MS', 30_000, 1, 86_400_000),
     workers: int('WORKERS', 1, 1, 256),
     retentionMs: int('RETENTION_MS', 7 * 86_400_000, 0, 3650 * 86_400_000),
+    messageEditWindowMs: int('MESSAGE_EDIT_WINDOW_MS', 15 * 60_000, 0, 3650 * 86_400_000),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

@@ -14,6 +14,7 @@ import { keysFor } from '../lua/keys.js'
 import { evictContactCall, evictConversationCall, type Scripts } from '../lua/scripts.js'
 import { archivedContacts, contactFromRow, type ArchivedContactRow } from './archive/contacts.js'
 import { archivedConversations, conversationFromRow, type ArchivedConversationRow } from './archive/conversations.js'
+import { editsArchived } from './archive/edits.js'
 import { contactFrom } from './directory.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
@@ -171,6 +172,8 @@ export function createEviction(deps: EvictionDeps) {
       if (live.status !== 'resolved') { keep('status'); continue }
       if (Number(h['rehydratedAt'] ?? 0) >= cutoff) { keep('recent'); continue }
       if (row === undefined || !archivedMatches(live, Number(h['msgCount'] ?? 0), row)) { keep('unarchived'); continue }
+      // edited or deleted messages: the archive must hold their current version (the edits hash goes too)
+      if (Number(h['updCount'] ?? 0) > 0 && !(await editsArchived(sql, id, await redis.hgetall(k.conversationEdits(id))))) { keep('unarchived'); continue }
       const reply = await deps.scripts.run(evictConversationCall(k, { conversationId: id, cutoff, expected: h, now, uid: newUid() }))
       if (reply[0] === 1) {
         evictedIds.add(id)

@@ -123,6 +123,7 @@ export type Rehydrator = ReturnType<typeof createRehydrator>
 /** Scripts that take the conversation hash as KEYS[1] and answer { -1 } when it is missing. */
 const CONVERSATION_SCRIPTS = new Set([
   'appendMessage', 'setConversationStatus', 'markSeen', 'rateConversation', 'updateConversation', 'assignConversation', 'autoAssign',
+  'updateMessage',
 ])
 const CONVERSATION_KEY = /^\{[^}]*\}:conv:(cv_[A-Za-z0-9_-]{22})$/
 

@@ -13,6 +13,9 @@ import { registerIngestRoutes } from './http/ingest.js'
 import { registerSdkRoute } from './http/sdk.js'
 import { createScheduler } from './scheduler.js'
 import { setInboxAutoResolve } from './auto-resolve.js'
+import { setInboxBusinessHours } from './reports/business-hours.js'
+import { createSearch } from './search/search.js'
+import { registerSearchRoutes } from './search/http.js'
 import { assignReopened } from './reopen.js'
 import { sendJson, track } from './http/respond.js'
 import type { Logger } from './log.js'
@@ -132,6 +135,7 @@ export function createEngine(deps: EngineDeps) {
   const opDeps: OpDeps = {
     config, redis, directory, presence, scripts, reader, assignment, now: Date.now, hotTail: config.hotTail,
     assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
+    search: createSearch({ sql: deps.sql, redis, partitions: config.partitions }),
   }
   let fanoutRef: Fanout | null = null
   const sockets = createSockets({
@@ -188,7 +192,9 @@ export function createEngine(deps: EngineDeps) {
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
+    setBusinessHours: (accountId, inboxId, hours) => setInboxBusinessHours({ redis, partitions: config.partitions }, accountId, inboxId, hours),
   })
+  registerSearchRoutes(app, { search: opDeps.search ?? createSearch({ sql: deps.sql, redis, partitions: config.partitions }), directory, adminToken: config.adminToken, log, metrics })
   registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql })
   const scheduler = createScheduler({
     scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,

@@ -13,7 +13,8 @@
 --   hash as the caller read and verified it: field -> value), now, uid }
 -- Derived keys (same hash tag): <tag>:inbox:<inboxId>:st:<status> (all four), <tag>:inbox:<inboxId>:queue,
 --   <tag>:contact:<contactId>:inbox:<inboxId>:conv (deleted only while it names this conversation),
---   <tag>:agent:<assigneeId>:open.
+--   <tag>:agent:<assigneeId>:open, <conversation key>:edits (keys.ts conversationEdits: the archive
+--   holds every edit by then, engine/eviction.ts checks it).
 -- Reply: { 1, '' } evicted | { 2, reason } kept: 'missing', 'status', 'recent' or 'changed'
 -- Emits conversation.evicted { conversationId, inboxId, contactId, lastActivityAt, msgCount } (no
 -- `conversation` object: the archiver acknowledges it and leaves the row as it is).
@@ -27,7 +28,7 @@ if not same_hash(h, a.expected) then return { 2, 'changed' } end
 
 -- writes start here
 local tag = string.match(KEYS[1], '^({[^}]*})')
-rcall('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+rcall('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[1] .. ':edits')
 rcall('ZREM', KEYS[5], h.id)
 for _, st in ipairs({ 'open', 'pending', 'snoozed', 'resolved' }) do rcall('ZREM', status_list(KEYS[1], h.inboxId, st), h.id) end
 rcall('ZREM', tag .. ':inbox:' .. h.inboxId .. ':queue', h.id)

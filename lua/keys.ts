@@ -80,6 +80,9 @@ export function keysFor(p: number) {
     conversationLog: (id: string) => `${t}:conv:${id}:log`,
     /** hash: "<senderType>:<senderId>:<echoId>" -> the first message's stream id (TTL) */
     conversationEchoes: (id: string) => `${t}:conv:${id}:echo`,
+    /** hash: message id -> the message's current JSON once edited or deleted (lua/updateMessage-5.lua;
+     * derived as `<conversation key>:edits` in evictConversation and markSeen) */
+    conversationEdits: (id: string) => `${t}:conv:${id}:edits`,
     /** sorted set: the flood window of a conversation's contact messages */
     conversationFlood: (id: string) => `${t}:conv:${id}:flood`,
     /** string: first message JSON for an inbox's sourceId (TTL) */

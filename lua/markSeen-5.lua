@@ -7,6 +7,8 @@
 -- KEYS[3] stream  partition events
 -- KEYS[4] string  seen throttle of this viewer in this conversation (SET NX PX throttleMs)
 -- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
+-- Derived key: <conversation key>:edits (keys.ts conversationEdits): a receipt carries the message as
+--   it now is (edited or deleted), never its first version.
 -- ARGV[1] msgpack { accountId, role ('agent'|'contact'), viewerId, inboxId (the contact's inbox),
 --   inboxes (agents: allowed inbox ids; absent = all), now, uid, throttleMs,
 --   cap (most read receipts per call), slackMs (how far before the previous seen time the log
@@ -50,6 +52,8 @@ for i = #entries, 1, -1 do
     else theirs = (m.type == 'outgoing' or m.type == 'template') and m.private ~= true end
     local created = tonumber(m.createdAt) or 0
     if theirs and created > prev and created <= a.now and (m.status == 'sent' or m.status == 'delivered') then
+      local edited = rcall('HGET', KEYS[1] .. ':edits', entry[1])
+      if edited then m = cjson.decode(edited) end
       m.id = entry[1]
       m.status = 'read'
       publish(KEYS[5], 'message.updated', h, m.private == true, { message = m })

@@ -416,3 +416,21 @@ export function rehydrateConversationCall(k: PartitionKeys, a: RehydrateConversa
 export function holdLeaseCall(key: string, a: { owner: string; ttlMs: number }): ScriptCall {
   return { name: 'holdLease', keys: [key], args: [pack(a)] }
 }
+
+// ---- builders: message edit and delete ------------------------------------------------------
+
+export type UpdateMessageInput = {
+  conversationId: string; accountId: string; agentId: string; admin: boolean; inboxes: string[] | null
+  messageId: string; action: 'edit' | 'delete'; content: string | null; windowMs: number; now: number; uid: string
+  hotTail: number
+  /** the message JSON as PostgreSQL has it, when it has left the hot tail (a { 3 } reply asked for it) */
+  archived: string | null
+}
+export function updateMessageCall(k: PartitionKeys, a: UpdateMessageInput): ScriptCall {
+  const { conversationId, ...rest } = a
+  return {
+    name: 'updateMessage',
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.conversationEdits(conversationId), k.events, k.notices],
+    args: [packDefined(rest)],
+  }
+}

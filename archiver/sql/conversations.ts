@@ -6,9 +6,11 @@ import type { StreamEvent } from '../../lua/codec.js';
 import type { Projection } from '../project.js';
 import { conversationsNeedingHistory, loadStatusHistory, reportingEvents } from '../reporting.js';
 import { add, j, type Counts, type Tx } from './common.js';
+import { createRollups } from './rollups.js';
 
 export async function writeConversations(tx: Tx, events: readonly StreamEvent[], p: Projection): Promise<Counts> {
   const counts: Counts = {};
+  const rollups = createRollups();
   // ---- reporting events: read the conversations' earlier resolutions/reopens, then compute ----
   const history = await loadStatusHistory(tx, conversationsNeedingHistory(events));
   const reporting = reportingEvents(events, history);
@@ -35,8 +37,13 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
         rating_comment = excluded.rating_comment, rated_at = excluded.rated_at, created_at = excluded.created_at,
         updated_at = excluded.updated_at, event_id = excluded.event_id
       where (conversations.updated_at, coalesce(stream_id_key(conversations.event_id), '{0,0}'))
-          < (excluded.updated_at, stream_id_key(excluded.event_id))`;
+          < (excluded.updated_at, stream_id_key(excluded.event_id))
+      returning id, (xmax = 0) as inserted`;
     add(counts, 'conversations', r.count);
+    const created = new Set(r.filter((x) => x['inserted'] === true).map((x) => x['id'] as string));
+    for (const c of p.conversations) {
+      if (created.has(c.id)) rollups.count({ account_id: c.account_id, metric: 'conversations', at: c.created_at, inbox_id: c.inbox_id, agent_id: null });
+    }
   }
   if (p.messages.length > 0) {
     // One array per column through unnest: the same 16 parameters whatever the batch size, so one
@@ -47,7 +54,7 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
     const col = (f: (r: Row) => string | null) => tx.array(m.map(f), 25); // text[]
     const r = await tx`
       insert into messages (uid, stream_id, conversation_id, account_id, inbox_id, type, content, content_type,
-                            content_attributes, private, echo_id, source_id, status, sender_type, sender_id, created_at)
+                            content_attributes, private, echo_id, source_id, status, sender_type, sender_id, created_at, assignee_id)
       select * from unnest(
         ${col((r) => r.uid)}::text[], ${col((r) => r.stream_id)}::text[], ${col((r) => r.conversation_id)}::text[],
         ${col((r) => r.account_id)}::text[], ${col((r) => r.inbox_id)}::text[], ${col((r) => r.type)}::text[],
@@ -55,16 +62,57 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
         ${col((r) => JSON.stringify(r.content_attributes))}::jsonb[], ${tx.array(m.map((r) => r.private), 16)}::boolean[],
         ${col((r) => r.echo_id)}::text[], ${col((r) => r.source_id)}::text[], ${col((r) => r.status)}::text[],
         ${col((r) => r.sender_type)}::text[], ${col((r) => r.sender_id)}::text[],
-        ${col((r) => r.created_at.toISOString())}::timestamptz[])
-      on conflict (uid, created_at) do nothing`;
+        ${col((r) => r.created_at.toISOString())}::timestamptz[], ${col((r) => r.assignee_id ?? null)}::text[])
+      on conflict (uid, created_at) do nothing
+      returning uid, created_at`;
+    add(counts, 'messages', r.count);
+    const inserted = new Set(r.map((x) => `${x['uid'] as string}\u0001${(x['created_at'] as Date).getTime()}`));
+    for (const row of m) {
+      if (!inserted.has(`${row.uid}\u0001${row.created_at.getTime()}`)) continue;
+      if (row.type === 'incoming') rollups.count({ account_id: row.account_id, metric: 'incoming_messages', at: row.created_at, inbox_id: row.inbox_id, agent_id: row.assignee_id ?? null });
+      else if (row.type === 'outgoing' && !row.private && row.sender_type === 'agent') {
+        rollups.count({ account_id: row.account_id, metric: 'outgoing_messages', at: row.created_at, inbox_id: row.inbox_id, agent_id: row.sender_id });
+      }
+    }
+  }
+  if (p.messageUpdates.length > 0) {
+    // after the inserts: a message created and edited in one batch is inserted, then updated.
+    // The newest change wins (updated_at); a replay writes the same values again.
+    const u = p.messageUpdates;
+    const r = await tx`
+      update messages m
+         set content = x.content, content_attributes = x.content_attributes, updated_at = x.updated_at
+        from unnest(${tx.array(u.map((r) => r.uid), 25)}::text[], ${tx.array(u.map((r) => r.created_at.toISOString()), 25)}::timestamptz[],
+                    ${tx.array(u.map((r) => r.content), 25)}::text[], ${tx.array(u.map((r) => JSON.stringify(r.content_attributes)), 25)}::jsonb[],
+                    ${tx.array(u.map((r) => r.updated_at.toISOString()), 25)}::timestamptz[])
+             as x(uid, created_at, content, content_attributes, updated_at)
+       where m.uid = x.uid and m.created_at = x.created_at and (m.updated_at is null or m.updated_at <= x.updated_at)`;
     add(counts, 'messages', r.count);
   }
   if (reporting.length > 0) {
     const r = await tx`
       insert into reporting_events ${tx(reporting, 'event_key', 'name', 'value', 'account_id', 'inbox_id', 'agent_id',
         'conversation_id', 'event_start_time', 'event_end_time', 'created_at')}
-      on conflict (event_key) do nothing`;
+      on conflict (event_key) do nothing
+      returning event_key`;
     add(counts, 'reporting_events', r.count);
+    // the same value counted inside the inbox's business hours as they are now (business_ms, 00004)
+    const inBusiness = await tx`
+      update reporting_events r
+         set value_in_business_hours = business_ms(r.event_start_time, r.event_end_time, i.business_hours->>'timezone', i.business_hours->'weekly')
+        from inboxes i
+       where r.event_key = any(${tx.array(reporting.map((e) => e.event_key))}::text[]) and i.id = r.inbox_id
+         and i.business_hours is not null and r.value_in_business_hours is null
+         and r.event_start_time is not null and r.event_end_time is not null
+      returning r.event_key, r.value_in_business_hours`;
+    const fresh = new Set(r.map((x) => x['event_key'] as string));
+    const bh = new Map(inBusiness.map((x) => [x['event_key'] as string, x['value_in_business_hours'] as number | null]));
+    for (const e of reporting) {
+      if (!fresh.has(e.event_key)) continue;
+      if (e.name !== 'first_response' && e.name !== 'reply_time' && e.name !== 'conversation_resolved') continue;
+      rollups.count({ account_id: e.account_id, metric: e.name, at: e.created_at, inbox_id: e.inbox_id, agent_id: e.agent_id, kind: 'time', value: e.value, value_bh: bh.get(e.event_key) ?? null });
+      fresh.delete(e.event_key);
+    }
   }
   if (p.csat.length > 0) {
     const r = await tx`
@@ -73,9 +121,16 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
       on conflict (conversation_id) do update set
         account_id = excluded.account_id, inbox_id = excluded.inbox_id, agent_id = excluded.agent_id,
         score = excluded.score, comment = excluded.comment, created_at = excluded.created_at
-      where csat_responses.created_at <= excluded.created_at`;
+      where csat_responses.created_at <= excluded.created_at
+      returning conversation_id, (xmax = 0) as inserted`;
     add(counts, 'csat_responses', r.count);
+    // a conversation is rated once (conversation.rate refuses a second rating): only first answers count
+    const rated = new Set(r.filter((x) => x['inserted'] === true).map((x) => x['conversation_id'] as string));
+    for (const c of p.csat) {
+      if (rated.has(c.conversation_id)) rollups.count({ account_id: c.account_id, metric: 'csat', at: c.created_at, inbox_id: c.inbox_id, agent_id: c.agent_id, kind: 'csat', value: c.score });
+    }
   }
+  await rollups.write(tx, counts);
   return counts;
 }
 

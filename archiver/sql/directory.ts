@@ -16,7 +16,7 @@ export async function writeDirectory(tx: Tx, p: Projection): Promise<Counts> {
   const known = new Set(p.accounts.map((a) => a.id));
   const accountStubs = uniq(
     [...p.inboxes, ...p.agents, ...p.contacts, ...p.inboxMembers, ...p.contactInboxes, ...p.inboxSettings, ...p.inboxProfiles,
-      ...p.agentProfiles, ...p.agentRemovals].map((r) => r.account_id),
+      ...p.agentProfiles, ...p.agentRemovals, ...p.inboxHours].map((r) => r.account_id),
   ).filter((id) => !known.has(id));
   if (accountStubs.length > 0) {
     await tx`insert into accounts ${tx(accountStubs.map((id) => ({ id, name: '' })), 'id', 'name')} on conflict (id) do nothing`;
@@ -40,11 +40,20 @@ export async function writeDirectory(tx: Tx, p: Projection): Promise<Counts> {
   const inboxIds = new Set(p.inboxes.map((i) => i.id));
   const inboxStubs = new Map<string, string>();
   for (const r of [...p.inboxMembers, ...p.contactInboxes]) if (!inboxIds.has(r.inbox_id)) inboxStubs.set(r.inbox_id, r.account_id);
-  for (const r of [...p.inboxSettings, ...p.inboxProfiles]) if (!inboxIds.has(r.id)) inboxStubs.set(r.id, r.account_id);
+  for (const r of [...p.inboxSettings, ...p.inboxProfiles, ...p.inboxHours]) if (!inboxIds.has(r.id)) inboxStubs.set(r.id, r.account_id);
   for (const r of p.agentProfiles) for (const id of r.inbox_ids) if (!inboxIds.has(id)) inboxStubs.set(id, r.account_id);
   if (inboxStubs.size > 0) {
     const stubs = [...inboxStubs].sort().map(([id, account_id]) => ({ id, account_id, name: '', website_token: `~placeholder:${id}` }));
     await tx`insert into inboxes ${tx(stubs, 'id', 'account_id', 'name', 'website_token')} on conflict (id) do nothing`;
+  }
+  if (p.inboxHours.length > 0) {
+    const r = await tx`
+      update inboxes set business_hours = v.hours, business_hours_set_at = v.at
+        from unnest(${tx.array(p.inboxHours.map((s) => s.id))}::text[],
+                    ${tx.array(p.inboxHours.map((s) => (s.business_hours === null ? null : JSON.stringify(s.business_hours))) as string[])}::jsonb[],
+                    ${tx.array(p.inboxHours.map((s) => s.set_at.toISOString()))}::timestamptz[]) as v(id, hours, at)
+       where inboxes.id = v.id and (inboxes.business_hours_set_at is null or inboxes.business_hours_set_at <= v.at)`;
+    add(counts, 'inboxes', r.count);
   }
   if (p.inboxSettings.length > 0) {
     const r = await tx`

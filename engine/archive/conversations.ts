@@ -17,8 +17,15 @@ export type ArchivedConversationRow = {
   unread: number
 }
 
-/** The select list of an archived conversation row, with its message and unread counts. */
-function rowColumns(sql: Sql) {
+/** The select list of an archived conversation row, with its message and unread counts (or zeros without `counts`). */
+function rowColumns(sql: Sql, counts = true) {
+  if (!counts) {
+    return sql`
+    c.id, c.account_id, c.inbox_id, c.contact_id, c.display_id, c.status, c.priority, c.assignee_id, c.waiting_since,
+    c.first_reply_created_at, c.last_activity_at, c.agent_last_seen_at, c.assignee_last_seen_at, c.contact_last_seen_at,
+    c.snoozed_until, c.custom_attributes, c.additional_attributes, c.branch, c.region, c.rating_score, c.rating_comment,
+    c.rated_at, c.created_at, 0 as msg_count, 0 as unread`
+  }
   return sql`
     c.id, c.account_id, c.inbox_id, c.contact_id, c.display_id, c.status, c.priority, c.assignee_id, c.waiting_since,
     c.first_reply_created_at, c.last_activity_at, c.agent_last_seen_at, c.assignee_last_seen_at, c.contact_last_seen_at,
@@ -30,9 +37,9 @@ function rowColumns(sql: Sql) {
 }
 
 /** The rows (with counts) of the given conversation ids that the archive has. */
-export async function archivedConversations(sql: Sql, ids: readonly string[]): Promise<ArchivedConversationRow[]> {
+export async function archivedConversations(sql: Sql, ids: readonly string[], opts: { counts?: boolean } = {}): Promise<ArchivedConversationRow[]> {
   if (ids.length === 0) return []
-  return sql<ArchivedConversationRow[]>`select ${rowColumns(sql)} from conversations c where c.id = any(${ids as string[]})`
+  return sql<ArchivedConversationRow[]>`select ${rowColumns(sql, opts.counts ?? true)} from conversations c where c.id = any(${ids as string[]})`
 }
 
 export type ArchivedListQuery = {

@@ -19,6 +19,8 @@ export type ArchivedMessage = {
   sender: { type: string | null; id: string | null }
   createdAt: number
   uid: string
+  /** set once edited or deleted (message.update / message.delete) */
+  updatedAt?: number
 }
 
 export type HistoryQuery = {
@@ -37,7 +39,7 @@ type Row = {
   stream_id: string; conversation_id: string; account_id: string; inbox_id: string; type: string
   content: string | null; content_type: string; content_attributes: Record<string, unknown> | null; private: boolean
   echo_id: string | null; source_id: string | null; status: string; sender_type: string | null
-  sender_id: string | null; created_at: Date; uid: string
+  sender_id: string | null; created_at: Date; uid: string; updated_at?: Date | null
 }
 
 const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/
@@ -60,6 +62,7 @@ export function messageFromRow(r: Row): ArchivedMessage {
     sender: { type: r.sender_type, id: r.sender_id },
     createdAt: r.created_at.getTime(),
     uid: r.uid,
+    ...(r.updated_at instanceof Date ? { updatedAt: r.updated_at.getTime() } : {}),
   }
 }
 
@@ -87,7 +90,7 @@ export async function historyBefore(sql: Sql, q: HistoryQuery): Promise<{ messag
   const rows = await sql<Row[]>`
     select m.stream_id, m.conversation_id, m.account_id, m.inbox_id, m.type, m.content, m.content_type,
            m.content_attributes, m.private, m.echo_id, m.source_id, m.status, m.sender_type, m.sender_id,
-           m.created_at, m.uid
+           m.created_at, m.uid, m.updated_at
       from messages m
      where m.conversation_id = ${q.conversationId} and m.account_id = ${q.accountId}
        and m.stream_id is not null
@@ -108,7 +111,7 @@ export async function archivedMessage(
 ): Promise<ArchivedMessage | null> {
   const [row] = await sql<Row[]>`
     select stream_id, conversation_id, account_id, inbox_id, type, content, content_type, content_attributes,
-           private, echo_id, source_id, status, sender_type, sender_id, created_at, uid
+           private, echo_id, source_id, status, sender_type, sender_id, created_at, uid, updated_at
       from messages
      where conversation_id = ${q.conversationId} and stream_id = ${q.id} and account_id = ${q.accountId}
        and ${'echoId' in q ? sql`echo_id = ${q.echoId}` : sql`source_id = ${q.sourceId}`}
@@ -117,3 +120,18 @@ export async function archivedMessage(
   return row === undefined ? null : messageFromRow(row)
 }
 
+
+/**
+ * One archived message by its conversation and message id (the newest, should a stream id have been
+ * reused after a failover: the log holds the newest), or null.
+ */
+export async function archivedMessageById(sql: Sql, q: { accountId: string; conversationId: string; id: string }): Promise<ArchivedMessage | null> {
+  const [row] = await sql<Row[]>`
+    select stream_id, conversation_id, account_id, inbox_id, type, content, content_type, content_attributes,
+           private, echo_id, source_id, status, sender_type, sender_id, created_at, uid, updated_at
+      from messages
+     where conversation_id = ${q.conversationId} and stream_id = ${q.id} and account_id = ${q.accountId}
+     order by created_at desc
+     limit 1`
+  return row === undefined ? null : messageFromRow(row)
+}

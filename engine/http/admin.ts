@@ -12,6 +12,8 @@ import { oneOf, optBool, optInt, optStringArray, reqString } from '../validate.j
 import type { Sql } from 'postgres'
 import { parseSummaryQuery, reportSummary } from '../archive/reports.js'
 import { readJsonBody, sendError, sendJson, track } from './respond.js'
+import { readBusinessHours, type BusinessHours } from '../reports/business-hours.js'
+import { registerReportRoutes } from '../reports/http.js'
 
 const BODY_LIMIT = 64 * 1024
 
@@ -79,7 +81,9 @@ export function registerAdminRoutes(
     /** agent updates, removal and token rotation (engine/agents.ts) */
     agents?: AgentAdmin
     /** stores an inbox's auto-resolve window (engine/auto-resolve.ts) */
-    setAutoResolve?: (accountId: string, inboxId: string, afterMs: number | null) => Promise<void> },
+    setAutoResolve?: (accountId: string, inboxId: string, afterMs: number | null) => Promise<void>
+    /** stores an inbox's business hours (engine/reports/business-hours.ts) */
+    setBusinessHours?: (accountId: string, inboxId: string, hours: BusinessHours | null) => Promise<void> },
 ): void {
   const { directory } = deps
   const admin = (handler: RouteHandler): RouteHandler => async (req) => {
@@ -113,12 +117,16 @@ export function registerAdminRoutes(
     const acct = await account(params[0])
     const name = body['name'] === undefined ? undefined : reqString(body, 'name')
     const { autoResolveAfterMs, ...s } = readInboxSettings(body)
+    const businessHours = readBusinessHours(body)
     const patch = Object.fromEntries(Object.entries({ name, ...s }).filter(([, v]) => v !== undefined))
     const updated = isId(params[1], 'in') ? await directory.updateInbox(acct.id, params[1], patch) : null
     if (updated === null) throw new AppError('not_found', 'no such inbox')
-    if (autoResolveAfterMs === undefined) return { inbox: updated.inbox }
+    // business hours (engine/reports/business-hours.ts): answered back when given
+    if (businessHours !== undefined) await deps.setBusinessHours?.(acct.id, updated.inbox.id, businessHours)
+    const hours = businessHours === undefined ? {} : { businessHours }
+    if (autoResolveAfterMs === undefined) return { inbox: { ...updated.inbox, ...hours } }
     await deps.setAutoResolve?.(acct.id, updated.inbox.id, autoResolveAfterMs)
-    return { inbox: { ...updated.inbox, autoResolveAfterMs } }
+    return { inbox: { ...updated.inbox, autoResolveAfterMs, ...hours } }
   }))
 
   jsonRoute(app, deps, 'post', '/api/v1/accounts/:accountId/agents', 1, admin(async ({ params, body }) => {
@@ -166,4 +174,7 @@ export function registerAdminRoutes(
     if (deps.sql === null) throw new AppError('unavailable', 'reports need PostgreSQL: set DATABASE_URL')
     return reportSummary(deps.sql, parseSummaryQuery(acct.id, query))
   }))
+
+  // timeseries, agents, inboxes, csat (JSON or CSV): engine/reports/http.ts
+  registerReportRoutes(app, deps)
 }

@@ -10,6 +10,7 @@ import { keysFor, partitionOf } from '../../lua/keys.js'
 import { createContactUpdater } from '../contacts.js'
 import { archivedMessage } from '../archive/history.js'
 import { conversationFromHash, messageFromEntry } from '../views.js'
+import { overlayEdits } from '../messages/edits.js'
 import type { Assignment } from '../assignment.js'
 import type { Directory } from '../directory.js'
 import { AppError } from '../errors.js'
@@ -90,7 +91,9 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
       const live = entry === undefined ? null : messageFromEntry(entry[0], entry[1])
       const message = live ?? (deps.sql == null ? null : await archivedMessage(deps.sql, { accountId, conversationId, id, sourceId }))
       if (message === null) throw new AppError('unavailable', 'this sourceId was used for a message that is not yet archived; send it again shortly', { retryAfterMs: SOURCE_RETRY_MS })
-      return { message, conversation }
+      // edited or deleted since: the repeat answers with its current version (same id)
+      const [current] = await overlayEdits(redis, k.conversationEdits(conversationId), [message])
+      return { message: current ?? message, conversation }
     }
 
     // a repeat never opens a conversation: answer from the dedupe key before anything is written

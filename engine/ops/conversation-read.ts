@@ -29,7 +29,7 @@ export const resume: Op<OpDeps> = {
 export const conversationGet: Op<OpDeps> = {
   roles: ['agent', 'contact'],
   run: async (deps, conn, frame) => {
-    const { msgCount: _m, ...conversation } = await deps.reader.reachable(conn, frame['conversationId'])
+    const { msgCount: _m, updCount: _u, ...conversation } = await deps.reader.reachable(conn, frame['conversationId'])
     return { conversation: conn.role === 'contact' ? contactConversationView(conversation) : conversation }
   },
 }

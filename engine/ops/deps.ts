@@ -6,6 +6,7 @@ import type { Directory } from '../directory.js'
 import type { Presence } from '../presence.js'
 import type { Assignment } from '../assignment.js'
 import type { RateLimiterMemory } from 'rate-limiter-flexible'
+import type { Search } from '../search/search.js'
 
 /** Everything an op may use. `now` is injectable so tests can drive time through the scripts. */
 export type OpDeps = {
@@ -21,4 +22,6 @@ export type OpDeps = {
   now: () => number
   /** conversation log hot tail length (MAXLEN ~) */
   hotTail: number
+  /** full-text search over the archive (engine/search) */
+  search?: Search
 }

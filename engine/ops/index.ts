@@ -9,7 +9,9 @@ import { conversationUpdate } from './conversation-update.js'
 import { contactUpdate } from './contact-update.js'
 import type { OpDeps } from './deps.js'
 import { messageSend } from './message-send.js'
+import { messageDelete, messageUpdate } from './message-update.js'
 import { ping } from './ping.js'
+import { search } from './search.js'
 import { seen } from './seen.js'
 import type { Op } from './types.js'
 import { typing } from './typing.js'
@@ -33,4 +35,7 @@ export const ops: Readonly<Record<string, Op<OpDeps>> & Record<OpName, Op<OpDeps
   'presence.set': presenceSet,
   'agents.list': agentsList,
   'conversation.assign': conversationAssign,
+  'message.update': messageUpdate,
+  'message.delete': messageDelete,
+  search,
 }

@@ -56,7 +56,7 @@ export const messageSend: Op<OpDeps> = {
       if (first === null) {
         throw new AppError('unavailable', 'this echoId was used for a message that is not yet archived; send it again shortly', { retryAfterMs: ECHO_RETRY_MS })
       }
-      return { message: first }
+      return { message: await deps.reader.currentVersion(conn.accountId, conversationId, first) }
     }
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     // a conversation reopened by the contact with nobody assigned goes round robin again
@@ -65,6 +65,8 @@ export const messageSend: Op<OpDeps> = {
       if (conv['assigneeId'] === null) await deps.assignment.autoAssign(conn.accountId, contact.inbox.id, conversationId)
     }
     const message = json(reply, 1)
+    // a repeated echoId answers with the message as it now is (edited or deleted since: same id)
+    if (reply[0] === 2 && typeof message['id'] === 'string') return { message: await deps.reader.currentVersion(conn.accountId, conversationId, message as { id: string }) }
     return { message }
   },
 }
