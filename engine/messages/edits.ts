@@ -3,7 +3,7 @@
 // reader lays it over what it read, whether from the log or from PostgreSQL (the archiver applies
 // message.updated in place, but may lag). The log also carries update entries (field `u`): `resume`
 // hands those to clients that missed the message.updated event.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../../lua/client.js'
 import type { Message } from '../views.js'
 
 /** The current version of each message (same order); one HMGET, skipped for an empty page. */

@@ -2,7 +2,7 @@
 // on the inbox hash and carried by an inbox.updated event to the archive, where business_ms()
 // (migration 00004) counts first response, resolution and waiting times inside them
 // (reports with businessHours=true). null = always open.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../../lua/client.js'
 import { eventFields } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { AppError } from '../errors.js'

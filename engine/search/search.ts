@@ -2,7 +2,7 @@
 // identifier, conversation display id. Results carry the conversation as Redis has it when it is
 // live there (else the archived row) and the matching message in its current version (edits laid
 // over). Shared by the HTTP route and the WebSocket op `search`.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../../lua/client.js'
 import type { Sql } from 'postgres'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { archivedConversations, conversationFromRow } from '../archive/conversations.js'

@@ -7,7 +7,7 @@ import t from 'tap'
 import WebSocket from 'ws'
 import { Redis } from 'ioredis'
 import { createAgentClient, type WebSocketConstructor } from 'parley/client'
-import { keysFor, partitionOf } from '../../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../../lua/keys.js'
 import { ADMIN_TOKEN } from '../../helpers/engine.js'
 import { FAST, next, sdkStack } from './fixture.js'
 
@@ -27,7 +27,7 @@ t.test('flood_limited: the send waits retryAfterMs, then lands once', async (t) 
   // age the flood window so that it frees up 1.5 s from now instead of in a minute
   const redis = new Redis(s.redis.url)
   t.teardown(() => redis.quit())
-  const k = keysFor(partitionOf(s.tenant.account['id'] as string, 16))
+  const k = keysFor(partitionOf(s.tenant.account['id'] as string, DEFAULT_PARTITIONS))
   const members = await redis.zrange(k.conversationFlood(conv.id), "0", "-1")
   t.equal(members.length, 2, 'two messages in the window')
   const freeAt = Date.now() + 1500
