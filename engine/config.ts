@@ -45,6 +45,10 @@ export type EngineConfig = {
   readonly workers: number
   /** a resolved conversation idle this long is evicted from Redis once archived (needs DATABASE_URL); 0 = never */
   readonly retentionMs: number
+  /** webhooks: lift the SSRF address rules (tests, on-prem receivers) */
+  readonly webhooksAllowPrivate: boolean
+  /** webhooks: how long the previous secret still signs after a rotation */
+  readonly webhookSecretOverlapMs: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -74,6 +78,14 @@ export function loadConfig(env: Env): ConfigResult {
       return def ?? ''
     }
     return raw
+  }
+
+  const flag = (name: string): boolean => {
+    const raw = env[name]?.trim().toLowerCase()
+    if (raw === undefined || raw === '' || ['0', 'false', 'off', 'no'].includes(raw)) return false
+    if (['1', 'true', 'on', 'yes'].includes(raw)) return true
+    errors.push(`${name} must be 1 or 0, got ${JSON.stringify(env[name])}`)
+    return false
   }
 
   const redisUrl = str('REDIS_URL', undefined)
@@ -118,6 +130,8 @@ export function loadConfig(env: Env): ConfigResult {
     seenThrottleMs: int('SEEN_THROTTLE_MS', 30_000, 1, 86_400_000),
     workers: int('WORKERS', 1, 1, 256),
     retentionMs: int('RETENTION_MS', 7 * 86_400_000, 0, 3650 * 86_400_000),
+    webhooksAllowPrivate: flag('WEBHOOKS_ALLOW_PRIVATE'),
+    webhookSecretOverlapMs: int('WEBHOOK_SECRET_OVERLAP_MS', 86_400_000, 0, 30 * 86_400_000),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

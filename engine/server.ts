@@ -5,7 +5,9 @@ import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
 import type { EngineConfig } from './config.js'
 import { createDirectory } from './directory.js'
-import { registerAdminRoutes } from './http/admin.js'
+import { adminOnly, registerAdminRoutes } from './http/admin.js'
+import { registerWebhookRoutes } from './webhooks/routes.js'
+import { createWebhookStore } from './webhooks/store.js'
 import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
 import { createScheduler } from './scheduler.js'
@@ -239,6 +241,10 @@ export function createEngine(deps: EngineDeps) {
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
     directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
     setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
+  })
+  registerWebhookRoutes({
+    app, log, metrics, sql: deps.sql, directory, store: createWebhookStore({ redis, partitions: config.partitions }),
+    admin: adminOnly(config.adminToken), allowPrivate: config.webhooksAllowPrivate, secretOverlapMs: config.webhookSecretOverlapMs,
   })
   registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql })
   const scheduler = createScheduler({
