@@ -74,7 +74,7 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 
 /** A `lookup` for net/http/https that refuses hostnames resolving to a refused address. */
 export function guardedLookup(allowPrivate: boolean) {
-  return (hostname: string, options: { family?: number | string; all?: boolean } | number, callback: LookupCallback): void => {
+  return (hostname: string, options: { family?: number | string | undefined; all?: boolean | undefined } | number, callback: LookupCallback): void => {
     const opts = typeof options === 'number' ? { family: options } : options
     const family = opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : typeof opts.family === 'number' ? opts.family : 0
     dnsLookup(hostname, { all: true, family }, (err, addresses) => {

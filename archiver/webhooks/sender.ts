@@ -1,0 +1,194 @@
+// The dispatcher's delivery side: claims due deliveries from PostgreSQL (queue.ts) and sends them
+// (send.ts), at most `concurrency` at a time per webhook and `maxInFlight` in all. A webhook at its
+// cap is left out of the next claim, so a dead or hanging endpoint holds only its own slots and
+// never another's. Outcomes: 2xx delivered; 410 the webhook is deactivated (and the delivery
+// retried like a failure, should it be reactivated); anything else (status, reset, timeout,
+// refused destination) is retried with exponential backoff and jitter from `retryBaseMs`, capped
+// at `retryCapMs`, until `retryMaxAgeMs` after it was queued (or replayed): then it is dead.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Sql } from 'postgres';
+import { signingSecrets } from '../../lua/webhooks.js';
+import { backoffMs } from '../consumer.js';
+import type { Definitions } from './definitions.js';
+import type { DispatcherMetrics } from './metrics.js';
+import { armLanes, claimDue, owedLanes, postpone, pruneDelivered, recordOutcome, type Claimed } from './queue.js';
+import type { Sender } from './send.js';
+import { signatureHeader } from './sign.js';
+
+export type SenderLoopConfig = {
+  concurrency: number; maxInFlight: number; leaseMs: number; pollMs: number
+  retryBaseMs: number; retryCapMs: number; retryMaxAgeMs: number; keepDeliveredMs: number
+  /** this process's lease owner name */
+  owner: string
+};
+
+/** Delay before attempt n + 1 after n failed attempts: base·2^(n−1), capped, times a jitter in [0.5, 1). */
+export function retryDelayMs(failedAttempts: number, baseMs: number, capMs: number, random = Math.random): number {
+  const exp = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30));
+  return Math.max(1, Math.round(exp * (0.5 + random() / 2)));
+}
+
+const INACTIVE_RECHECK_MS = 30_000;
+const PRUNE_EVERY_MS = 60_000;
+
+export function createSenderLoop(deps: {
+  sql: Sql; log: Logger; metrics: DispatcherMetrics; definitions: Definitions; http: Sender; config: SenderLoopConfig; now?: () => number
+}) {
+  const { sql, metrics, definitions, config } = deps;
+  const log = deps.log.child({ part: 'sender' });
+  const now = deps.now ?? Date.now;
+  const abort = new AbortController();
+  const inFlight = new Map<string, number>();
+  let total = 0;
+  let wake: (() => void) | null = null;
+  let loop: Promise<void> | undefined;
+  const attempts = new Set<Promise<void>>();
+
+  let poked = false;
+  const poke = () => {
+    poked = true;
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (poked) {
+        poked = false;
+        return resolve();
+      }
+      const timer = setTimeout(() => { wake = null; resolve(); }, ms);
+      wake = () => { clearTimeout(timer); resolve(); };
+      abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
+
+  const attempt = async (d: Claimed): Promise<void> => {
+    const def = await definitions.get(d.account_id, d.webhook_id);
+    if (def === null) {
+      // deleted: its deliveries go (the intake deletes them too when it reads webhook.deleted)
+      await sql`delete from webhook_deliveries where id = ${d.id} and lease_owner = ${config.owner}`;
+      return;
+    }
+    if (!def.active) {
+      await postpone(sql, d.id, config.owner, INACTIVE_RECHECK_MS);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const result = await deps.http.send({
+      webhookId: d.webhook_id, url: def.url, body: d.body,
+      headers: {
+        'user-agent': 'Parley-Webhooks/1', 'x-parley-delivery': d.id, 'x-parley-event': d.event,
+        'x-parley-attempt': String(d.attempts + 1), 'x-parley-signature': signatureHeader(signingSecrets(def, now()), d.body, now()),
+      },
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    let status: 'delivered' | 'failed' | 'dead' | null;
+    if (result.ok) {
+      status = await recordOutcome(sql, d.id, config.owner, { kind: 'delivered', statusCode: result.statusCode });
+      metrics.deliveries.inc({ result: 'delivered' });
+      metrics.latency.observe({ result: 'delivered' }, seconds);
+    } else {
+      const gone = result.statusCode === 410;
+      if (gone && (await definitions.deactivate(d.account_id, d.webhook_id, 'the endpoint answered 410 Gone'))) {
+        log.warn({ webhook: d.webhook_id, delivery: d.id }, 'endpoint answered 410 Gone: webhook deactivated');
+      }
+      status = await recordOutcome(sql, d.id, config.owner, {
+        kind: 'failed', statusCode: result.statusCode, error: result.error,
+        retryInMs: retryDelayMs(d.attempts + 1, config.retryBaseMs, config.retryCapMs), maxAgeMs: config.retryMaxAgeMs,
+      });
+      const label = gone ? 'gone' : result.refused ? 'refused' : status === 'dead' ? 'dead' : 'failed';
+      metrics.deliveries.inc({ result: label });
+      if (status === 'dead' && label !== 'dead') metrics.deliveries.inc({ result: 'dead' });
+      metrics.latency.observe({ result: 'failed' }, seconds);
+      log.debug({ webhook: d.webhook_id, delivery: d.id, error: result.error, status }, 'delivery attempt failed');
+      if (status === 'dead') log.warn({ webhook: d.webhook_id, delivery: d.id, attempts: d.attempts + 1, error: result.error }, 'delivery dead-lettered');
+    }
+    if (status === 'delivered' || status === 'dead') await armLanes(sql, [{ webhookId: d.webhook_id, lane: d.lane }]);
+  };
+
+  const start = (d: Claimed) => {
+    inFlight.set(d.webhook_id, (inFlight.get(d.webhook_id) ?? 0) + 1);
+    total++;
+    metrics.inFlight.set(total);
+    const p = attempt(d)
+      .catch((err: unknown) => {
+        metrics.retries.inc({ stage: 'attempt' });
+        log.warn({ err, delivery: d.id }, 'delivery bookkeeping failed; the lease runs out and it is sent again');
+      })
+      .finally(() => {
+        const n = (inFlight.get(d.webhook_id) ?? 1) - 1;
+        if (n <= 0) inFlight.delete(d.webhook_id);
+        else inFlight.set(d.webhook_id, n);
+        total--;
+        metrics.inFlight.set(total);
+        attempts.delete(p);
+        poke();
+      });
+    attempts.add(p);
+  };
+
+  /** Claimed beyond a webhook's free slots (a claim allows `concurrency` per webhook): wait here for a slot. */
+  const waiting = new Map<string, Claimed[]>();
+  const drainWaiting = () => {
+    for (const [id, list] of waiting) {
+      while (list.length > 0 && (inFlight.get(id) ?? 0) < config.concurrency) start(list.shift() as Claimed);
+      if (list.length === 0) waiting.delete(id);
+    }
+  };
+
+  const run = async () => {
+    let failures = 0;
+    let nextPrune = now() + PRUNE_EVERY_MS;
+    try {
+      await armLanes(sql, await owedLanes(sql));
+    } catch (err) {
+      log.warn({ err }, 'could not arm owed lanes at start; they are armed as deliveries complete');
+    }
+    while (!abort.signal.aborted) {
+      try {
+        poked = false;
+        drainWaiting();
+        const room = config.maxInFlight - total;
+        let claimed: Claimed[] = [];
+        if (room > 0) {
+          const busy = [...new Set([...inFlight].filter(([, n]) => n >= config.concurrency).map(([id]) => id).concat([...waiting.keys()]))];
+          claimed = await claimDue(sql, { limit: Math.min(room, 500), perWebhook: config.concurrency, busy, leaseMs: config.leaseMs, owner: config.owner });
+          for (const d of claimed) {
+            if ((inFlight.get(d.webhook_id) ?? 0) < config.concurrency) start(d);
+            else {
+              const list = waiting.get(d.webhook_id) ?? [];
+              list.push(d);
+              waiting.set(d.webhook_id, list);
+            }
+          }
+        }
+        if (now() >= nextPrune) {
+          nextPrune = now() + PRUNE_EVERY_MS;
+          if (config.keepDeliveredMs > 0) await pruneDelivered(sql, config.keepDeliveredMs);
+        }
+        failures = 0;
+        if (claimed.length === 0 || total >= config.maxInFlight) await idle(config.pollMs);
+      } catch (err) {
+        failures++;
+        metrics.retries.inc({ stage: 'claim' });
+        if (failures === 1 || failures % 20 === 0) log.warn({ err, failures }, 'claiming due deliveries failed; retrying');
+        await sleep(backoffMs(failures), undefined, { signal: abort.signal }).catch(() => undefined);
+      }
+    }
+  };
+
+  return {
+    start() {
+      loop = run();
+    },
+    /** new deliveries were queued: look for due ones now */
+    poke,
+    async stop(graceMs = 5_000) {
+      abort.abort();
+      poke();
+      await loop;
+      await Promise.race([Promise.allSettled([...attempts]), sleep(graceMs)]);
+    },
+  };
+}
