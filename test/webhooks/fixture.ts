@@ -13,7 +13,7 @@ type T = { teardown(fn: () => unknown): void }
 
 export type Received = { at: number; deliveryId: string; signature: string; event: string; raw: string; body: Json; answered: string }
 /** What a receiver does with a request: a status to answer, 'reset' (drop the socket) or 'hang' (never answer). */
-export type Answer = number | 'reset' | 'hang'
+export type Answer = number | 'reset' | 'hang' | { status: number; delayMs: number }
 
 export type Receiver = {
   url: string; port: number; received: Received[]; connections: () => number
@@ -45,6 +45,13 @@ export async function startReceiver(t: T, host = '127.0.0.1', path = '/hook'): P
       }
       received.push(r)
       const a = decide(r, received.length)
+      if (typeof a === 'object') {
+        setTimeout(() => {
+          r.answered = String(a.status)
+          res.writeHead(a.status, { 'content-type': 'text/plain' }).end('ok')
+        }, a.delayMs)
+        return
+      }
       r.answered = String(a)
       if (a === 'reset') req.socket.destroy()
       else if (a !== 'hang') res.writeHead(a, { 'content-type': 'text/plain' }).end('ok')
