@@ -19,6 +19,7 @@ import { createDispatcherMetrics } from './metrics.js';
 import { endpointStats } from './queue.js';
 import { createSender } from './send.js';
 import { createSenderLoop } from './sender.js';
+import { createTypingIntake } from './typing.js';
 
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -62,6 +63,7 @@ const intake = createIntake({
   onQueued: () => sender.poke(),
   setHealthy: (ok) => readiness.setArchiving(ok),
 });
+const typing = createTypingIntake({ redis, sql, log, metrics, definitions, partitions: config.partitions, onQueued: () => sender.poke() });
 const server = createHttpServer({ readiness, registry: metrics.registry, log });
 const stop = new AbortController();
 let running = false;
@@ -73,6 +75,7 @@ async function migrate(): Promise<void> {
       readiness.markMigrated();
       intake.start();
       sender.start();
+      typing.start().catch((err: unknown) => log.warn({ err }, 'typing subscription failed; typing webhooks are off'));
       running = true;
       log.info({ consumer: config.consumer, allowPrivate: config.allowPrivate }, 'delivering webhooks');
       return;
@@ -100,6 +103,7 @@ async function shutdown(reason: string, code: number): Promise<void> {
   await server.close().catch(() => undefined);
   if (running) await Promise.all([intake.stop(), sender.stop()]).catch((err: unknown) => log.warn({ err }, 'stop failed'));
   http.close();
+  typing.stop();
   await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
   redis.disconnect();
   await sql.end({ timeout: 5 }).catch(() => undefined);

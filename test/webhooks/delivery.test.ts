@@ -112,6 +112,22 @@ t.test('deliveries, data, filters, admin API and secret rotation', async (t) => 
     t.equal((await s.api('POST', `${base}/${w1.id}/deliveries/whd_00000000000000000000000000000000/replay`)).status, 404)
   })
 
+  t.test('typing only for a webhook that asks, with the protocol typing data', async (t) => {
+    const typing = await startReceiver(t)
+    await s.createWebhook({ url: typing.url, events: ['conversation_typing_on', 'conversation_typing_off'] })
+    const before = all.received.length
+    await widget.request('typing', { conversationId, on: true })
+    await widget.request('typing', { conversationId, on: false })
+    await until(() => (typing.received.length >= 2 ? true : undefined), 10_000, 'typing deliveries')
+    t.same(typing.received.map((r) => r.body['event']), ['conversation_typing_on', 'conversation_typing_off'])
+    const frames = agent.frames.filter((f) => f['op'] === 'event' && f['type'] === 'typing')
+    for (const r of typing.received) t.ok(frames.some((f) => isDeepStrictEqual(f['data'], r.body['data'])), 'data is the typing event data')
+    t.match(typing.received[0]?.body['data'], { conversationId, on: true, sender: { type: 'contact' } })
+    await sendMessages(widget, conversationId, 1, 'after-typing')
+    await until(() => all.received.slice(before).find((x) => x.body['data']?.message?.content === 'after-typing-0'), 10_000, 'a later message')
+    t.notOk(all.received.slice(before).some((r) => r.event.startsWith('conversation_typing')), 'a webhook with all events gets no typing')
+  })
+
   t.test('without DATABASE_URL the deliveries routes answer 503', async (t) => {
     const bare = await startEngine(t, { redisUrl: s.redisUrl })
     const res = await fetch(`${bare.http}/api/v1/accounts/${s.accountId}/webhooks/${w1.id}/deliveries`, { headers: { authorization: `Bearer test-admin-token-0123456789` } })
