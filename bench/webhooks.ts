@@ -142,13 +142,23 @@ async function main(): Promise<void> {
     // the backlog: deliveries still owed when the step ended, then how long it took to drain them
     const metrics = await (await fetch(`http://127.0.0.1:${dispatcherPort}/metrics`)).text()
     const backlog = [...metrics.matchAll(/^parley_webhooks_queue_depth\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0)
+    // drained: nothing owed, and no delivery for 500 ms (the step can end before the last events are queued)
     const drainStart = performance.now()
+    let seen = inStep
+    let quietSince = performance.now()
     while (performance.now() - drainStart < 30_000) {
+      await new Promise((r) => setTimeout(r, 100))
+      if (inStep !== seen) {
+        seen = inStep
+        quietSince = performance.now()
+        continue
+      }
+      if (performance.now() - quietSince < 500) continue
       const m = await (await fetch(`http://127.0.0.1:${dispatcherPort}/metrics`)).text()
-      if ([...m.matchAll(/^parley_webhooks_queue_depth\{[^}]*\} (\d+)/gm)].every((x) => Number(x[1]) === 0)) break
-      await new Promise((r) => setTimeout(r, 200))
+      if ([...m.matchAll(/^parley_webhooks_queue_depth\{[^}]*\} (\d+)/gm)].every((x) => Number(x[1]) === 0) && inStep === seen) break
     }
     const drainSeconds = (performance.now() - drainStart) / 1000
+    const deliveredAfterDrain = inStep
     measuring = false
     const lat = summarize(latency)
     const figures = {
@@ -156,7 +166,7 @@ async function main(): Promise<void> {
       chatSent: step.sent, chatAcked: step.acked, chatDelivered: step.delivered,
       deliveriesPerSecond: round(deliveredInStep / wall, 0), deliveriesInStep: deliveredInStep,
       deliveryLatencyMs: { p50: round(lat.p50 ?? 0, 1), p99: round(lat.p99 ?? 0, 1), max: round(lat.max ?? 0, 1) },
-      backlogAtEnd: backlog, drainSeconds: round(drainSeconds, 1),
+      backlogAtEnd: backlog, drainSeconds: round(drainSeconds, 1), deliveredAfterDrain,
       dispatcherCores: round(cpu / wall, 2), dispatcherCpuUsPerDelivery: round((cpu / Math.max(1, deliveredInStep)) * 1e6, 0),
       postgresCpuUsPerDelivery: round((pgCpu / Math.max(1, deliveredInStep)) * 1e6, 0),
       signaturesChecked: checked, badSignatures, otherLoad: otherLoad(), machine: machine(),

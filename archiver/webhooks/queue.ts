@@ -48,10 +48,14 @@ export async function armLanes(sql: Sql, lanes: readonly Lane[]): Promise<number
   return result.count;
 }
 
-/** Every lane that owes something (startup: arms what a crash between commit and arm left). */
-export async function owedLanes(sql: Sql): Promise<Lane[]> {
+/**
+ * Lanes that owe something with nothing armed: what a crash (or a failed statement) between a
+ * commit and its arming left. Looked for at start and every minute.
+ */
+export async function unarmedLanes(sql: Sql): Promise<Lane[]> {
   const rows = await sql<{ webhook_id: string; lane: string }[]>`
-    select distinct webhook_id, lane from webhook_deliveries where status in ('pending', 'failed')`;
+    select webhook_id, lane from webhook_deliveries where status in ('pending', 'failed')
+    group by webhook_id, lane having bool_and(next_attempt_at is null)`;
   return rows.map((r) => ({ webhookId: r.webhook_id, lane: r.lane }));
 }
 

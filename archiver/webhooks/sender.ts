@@ -12,7 +12,7 @@ import { signingSecrets } from '../../lua/webhooks.js';
 import { backoffMs } from '../consumer.js';
 import type { Definitions } from './definitions.js';
 import type { DispatcherMetrics } from './metrics.js';
-import { armLanes, claimDue, owedLanes, postpone, pruneDelivered, recordOutcome, type Claimed } from './queue.js';
+import { armLanes, claimDue, postpone, pruneDelivered, recordOutcome, unarmedLanes, type Claimed } from './queue.js';
 import type { Sender } from './send.js';
 import { signatureHeader } from './sign.js';
 
@@ -31,6 +31,7 @@ export function retryDelayMs(failedAttempts: number, baseMs: number, capMs: numb
 
 const INACTIVE_RECHECK_MS = 30_000;
 const PRUNE_EVERY_MS = 60_000;
+const ARM_SWEEP_MS = 60_000;
 
 export function createSenderLoop(deps: {
   sql: Sql; log: Logger; metrics: DispatcherMetrics; definitions: Definitions; http: Sender; config: SenderLoopConfig; now?: () => number
@@ -58,9 +59,15 @@ export function createSenderLoop(deps: {
         poked = false;
         return resolve();
       }
-      const timer = setTimeout(() => { wake = null; resolve(); }, ms);
-      wake = () => { clearTimeout(timer); resolve(); };
-      abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        wake = null;
+        abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wake = done;
+      abort.signal.addEventListener('abort', done, { once: true });
     });
 
   const attempt = async (d: Claimed): Promise<void> => {
@@ -140,11 +147,7 @@ export function createSenderLoop(deps: {
   const run = async () => {
     let failures = 0;
     let nextPrune = now() + PRUNE_EVERY_MS;
-    try {
-      await armLanes(sql, await owedLanes(sql));
-    } catch (err) {
-      log.warn({ err }, 'could not arm owed lanes at start; they are armed as deliveries complete');
-    }
+    let nextSweep = 0;
     while (!abort.signal.aborted) {
       try {
         poked = false;
@@ -162,6 +165,11 @@ export function createSenderLoop(deps: {
               waiting.set(d.webhook_id, list);
             }
           }
+        }
+        if (now() >= nextSweep) {
+          nextSweep = now() + ARM_SWEEP_MS;
+          const armed = await armLanes(sql, await unarmedLanes(sql));
+          if (armed > 0) log.info({ armed }, 'armed lanes a crash or a failed statement had left waiting');
         }
         if (now() >= nextPrune) {
           nextPrune = now() + PRUNE_EVERY_MS;
