@@ -133,5 +133,15 @@ t.test('retries, isolation, order, dead letters', async (t) => {
     await sendMessages(client, conversationId, 2, 'gone-later')
     await new Promise((r) => setTimeout(r, 1000))
     t.equal(rec.received.length, count, 'nothing more is sent to a deactivated webhook')
+    // reactivated: the owed delivery goes out at once; events from while it was off were never queued
+    rec.answer(() => 200)
+    const on = await s.api('PATCH', `${base}/${hook.id}`, { active: true })
+    t.match(on, { status: 200, body: { webhook: { active: true, deactivatedReason: null } } })
+    const got = await until(() => rec.accepted()[0], 10_000, 'the owed delivery after reactivation')
+    t.equal(content(got), 'gone-0')
+    t.equal(got.deliveryId, rec.received[0]?.deliveryId, 'the same delivery id as the attempt that got 410')
+    const listed = (await s.api('GET', `${base}/${hook.id}/deliveries`)).body['deliveries'] as Json[]
+    t.same(listed.map((d) => d['status']), ['delivered'], 'one delivery, delivered; nothing queued while inactive')
+    t.match(await s.api('DELETE', `${base}/${hook.id}`), { status: 200 })
   })
 })
