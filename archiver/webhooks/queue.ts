@@ -1,5 +1,5 @@
 // The durable delivery queue in PostgreSQL (migration 00005): insert what the stream owes, claim
-// what is due, record an attempt's outcome. Order per lane (webhook × conversation or contact):
+// what is due, record an attempt. Order per lane (webhook × conversation or contact):
 // only a lane's head is armed (next_attempt_at set) and a delivery is claimed only when nothing
 // earlier in its lane is still owed; finishing a head (delivered or dead) arms the next one.
 // Arming always runs after the commit that made it necessary, by both writers (intake after its
@@ -90,20 +90,10 @@ export async function claimDue(
     returning d.id, d.webhook_id, d.account_id, d.event, d.lane, d.body, d.attempts`;
 }
 
-export type Outcome =
-  | { kind: 'delivered'; statusCode: number }
-  | { kind: 'failed'; statusCode: number | null; error: string; retryInMs: number; maxAgeMs: number };
+export type Failure = { statusCode: number | null; error: string; retryInMs: number; maxAgeMs: number };
 
-/** Records an attempt; the delivery's new status, or null when the lease was lost meanwhile. */
-export async function recordOutcome(sql: Sql, id: string, owner: string, o: Outcome): Promise<'delivered' | 'failed' | 'dead' | null> {
-  if (o.kind === 'delivered') {
-    const [row] = await sql<{ status: 'delivered' }[]>`
-      update webhook_deliveries set status = 'delivered', attempts = attempts + 1, last_status_code = ${o.statusCode}, last_error = null,
-        last_attempt_at = now(), delivered_at = now(), next_attempt_at = null, lease_until = null, lease_owner = null
-      where id = ${id} and lease_owner = ${owner}
-      returning status`;
-    return row?.status ?? null;
-  }
+/** Records a failed attempt; the delivery's new status, or null when the lease was lost meanwhile. */
+export async function recordFailure(sql: Sql, id: string, owner: string, o: Failure): Promise<'failed' | 'dead' | null> {
   const [row] = await sql<{ status: 'failed' | 'dead' }[]>`
     update webhook_deliveries set
       attempts = attempts + 1, last_status_code = ${o.statusCode}, last_error = ${o.error.slice(0, 500)}, last_attempt_at = now(),
@@ -114,6 +104,23 @@ export async function recordOutcome(sql: Sql, id: string, owner: string, o: Outc
     where id = ${id} and lease_owner = ${owner}
     returning status`;
   return row?.status ?? null;
+}
+
+/**
+ * Records many successful attempts in one statement (the sender batches what completes while the
+ * previous batch is being written); returns the lanes whose head they were, to arm next.
+ */
+export async function recordDelivered(sql: Sql, owner: string, items: readonly { id: string; statusCode: number }[]): Promise<Lane[]> {
+  if (items.length === 0) return [];
+  const rows = await sql<{ webhook_id: string; lane: string }[]>`
+    update webhook_deliveries d set status = 'delivered', attempts = d.attempts + 1, last_status_code = v.code, last_error = null,
+      last_attempt_at = now(), delivered_at = now(), next_attempt_at = null, lease_until = null, lease_owner = null
+    from unnest(${sql.array(items.map((i) => i.id))}::text[], ${sql.array(items.map((i) => i.statusCode))}::int[]) as v(id, code)
+    where d.id = v.id and d.lease_owner = ${owner}
+    returning d.webhook_id, d.lane`;
+  const lanes = new Map<string, Lane>();
+  for (const r of rows) lanes.set(`${r.webhook_id}\n${r.lane}`, { webhookId: r.webhook_id, lane: r.lane });
+  return [...lanes.values()];
 }
 
 /** Gives a lease back without an attempt (the webhook is inactive): looked at again after `laterMs`. */

@@ -12,7 +12,8 @@ import { signingSecrets } from '../../lua/webhooks.js';
 import { backoffMs } from '../consumer.js';
 import type { Definitions } from './definitions.js';
 import type { DispatcherMetrics } from './metrics.js';
-import { armLanes, claimDue, postpone, pruneDelivered, recordOutcome, unarmedLanes, type Claimed } from './queue.js';
+import { createDeliveredWriter } from './delivered.js';
+import { armLanes, claimDue, postpone, pruneDelivered, recordFailure, unarmedLanes, type Claimed } from './queue.js';
 import type { Sender } from './send.js';
 import { signatureHeader } from './sign.js';
 
@@ -70,6 +71,8 @@ export function createSenderLoop(deps: {
       abort.signal.addEventListener('abort', done, { once: true });
     });
 
+  const delivered = createDeliveredWriter(sql, config.owner);
+
   const attempt = async (d: Claimed): Promise<void> => {
     const def = await definitions.get(d.account_id, d.webhook_id);
     if (def === null) {
@@ -90,28 +93,27 @@ export function createSenderLoop(deps: {
       },
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    let status: 'delivered' | 'failed' | 'dead' | null;
     if (result.ok) {
-      status = await recordOutcome(sql, d.id, config.owner, { kind: 'delivered', statusCode: result.statusCode });
       metrics.deliveries.inc({ result: 'delivered' });
       metrics.latency.observe({ result: 'delivered' }, seconds);
-    } else {
-      const gone = result.statusCode === 410;
-      if (gone && (await definitions.deactivate(d.account_id, d.webhook_id, 'the endpoint answered 410 Gone'))) {
-        log.warn({ webhook: d.webhook_id, delivery: d.id }, 'endpoint answered 410 Gone: webhook deactivated');
-      }
-      status = await recordOutcome(sql, d.id, config.owner, {
-        kind: 'failed', statusCode: result.statusCode, error: result.error,
-        retryInMs: retryDelayMs(d.attempts + 1, config.retryBaseMs, config.retryCapMs), maxAgeMs: config.retryMaxAgeMs,
-      });
-      const label = gone ? 'gone' : result.refused ? 'refused' : status === 'dead' ? 'dead' : 'failed';
-      metrics.deliveries.inc({ result: label });
-      if (status === 'dead' && label !== 'dead') metrics.deliveries.inc({ result: 'dead' });
-      metrics.latency.observe({ result: 'failed' }, seconds);
-      log.debug({ webhook: d.webhook_id, delivery: d.id, error: result.error, status }, 'delivery attempt failed');
-      if (status === 'dead') log.warn({ webhook: d.webhook_id, delivery: d.id, attempts: d.attempts + 1, error: result.error }, 'delivery dead-lettered');
+      await delivered.record(d.id, result.statusCode);
+      return;
     }
-    if (status === 'delivered' || status === 'dead') await armLanes(sql, [{ webhookId: d.webhook_id, lane: d.lane }]);
+    const gone = result.statusCode === 410;
+    if (gone && (await definitions.deactivate(d.account_id, d.webhook_id, 'the endpoint answered 410 Gone'))) {
+      log.warn({ webhook: d.webhook_id, delivery: d.id }, 'endpoint answered 410 Gone: webhook deactivated');
+    }
+    const status = await recordFailure(sql, d.id, config.owner, {
+      statusCode: result.statusCode, error: result.error,
+      retryInMs: retryDelayMs(d.attempts + 1, config.retryBaseMs, config.retryCapMs), maxAgeMs: config.retryMaxAgeMs,
+    });
+    const label = gone ? 'gone' : result.refused ? 'refused' : status === 'dead' ? 'dead' : 'failed';
+    metrics.deliveries.inc({ result: label });
+    if (status === 'dead' && label !== 'dead') metrics.deliveries.inc({ result: 'dead' });
+    metrics.latency.observe({ result: 'failed' }, seconds);
+    log.debug({ webhook: d.webhook_id, delivery: d.id, error: result.error, status }, 'delivery attempt failed');
+    if (status === 'dead') log.warn({ webhook: d.webhook_id, delivery: d.id, attempts: d.attempts + 1, error: result.error }, 'delivery dead-lettered');
+    if (status === 'dead') await armLanes(sql, [{ webhookId: d.webhook_id, lane: d.lane }]);
   };
 
   const start = (d: Claimed) => {
