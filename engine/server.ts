@@ -20,22 +20,27 @@ import { createScripts } from '../lua/scripts.js'
 import { createConversationReader } from './conversations.js'
 import { createEviction, createRetentionMetrics, evictionIntervalMs } from './eviction.js'
 import { createRehydrator, withRehydration } from './rehydrate.js'
-import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout.js'
+import { createFanout, type Fanout } from './fanout/fanout.js'
+import { createFollow } from './fanout/follow.js'
 import { createAssignment } from './assignment.js'
 import { createAgentAdmin } from './agents.js'
-import { AGENT_CONTROL, INBOX_CONTROL, type AgentControl, type InboxControl } from './control.js'
 import type { OpDeps } from './ops/deps.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
 import { connLog, type ConnData } from './connection.js'
-import type { Socket } from './socket.js'
 import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
 import { createSockets } from './socket.js'
-import { payloadOf } from './frames.js'
 import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
+import { createPubsubFeed } from './fanout/feed.js'
+import { keysFor, partitionOf } from '../lua/keys.js'
+
+/** ops that change nothing (typing is not stored): answered while the fan-out catches up */
+const READ_ONLY_OPS = new Set(['ping', 'history', 'resume', 'conversation.get', 'conversation.list', 'agents.list', 'typing'])
+/** how long a state change waits for a catching-up partition before `unavailable` */
+const FANOUT_WAIT_MS = 2000
 
 export type EngineDeps = {
   config: EngineConfig
@@ -58,8 +63,8 @@ export function createEngine(deps: EngineDeps) {
   let draining = false
   let listenSocket: us_listen_socket | null = null
 
-  // fan-out is part of being ready: a node whose subscriber is reconnecting would miss notices
-  const isReady = () => !draining && redis.status === 'ready' && deps.sub.status === 'ready'
+  // fan-out is part of being ready: a node whose subscription is down or catching up is not
+  const isReady = () => !draining && redis.status === 'ready' && fanoutRef !== null && fanoutRef.allLive()
   const checkReady = async () => {
     if (!isReady()) return false
     const pong = await Promise.race([redis.ping(), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())])
@@ -106,7 +111,15 @@ export function createEngine(deps: EngineDeps) {
 
   // per-connection op rate: a burst of 2 s worth, refilled at OPS_PER_SECOND
   const opLimiter = new RateLimiterMemory({ points: config.opsPerSecond * 2, duration: 2 })
-  const admit = async (conn: ConnData) => {
+  const admit = async (conn: ConnData, op: string) => {
+    // no state change is acknowledged while this node's fan-out of the partition is not live
+    // (its own clients would miss the change until the catch-up): wait a moment, then refuse
+    if (!READ_ONLY_OPS.has(op)) {
+      const p = partitionOf(conn.accountId, config.partitions)
+      if (fanoutRef !== null && !fanoutRef.isLive(p) && !await fanoutRef.whenLive(FANOUT_WAIT_MS, p)) {
+        throw new AppError('unavailable', 'live delivery is reconnecting; retry shortly', { retryAfterMs: 500 })
+      }
+    }
     try {
       await opLimiter.consume(conn.id)
     } catch (rej) {
@@ -119,30 +132,13 @@ export function createEngine(deps: EngineDeps) {
     config, redis, directory, presence, scripts, reader, assignment, now: Date.now, hotTail: config.hotTail,
     assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
   }
-  let fanoutRef: ReturnType<typeof createFanout> | null = null
-  const subscribeConn = async (ws: Socket, hello: Readonly<Record<string, unknown>>) => {
-    const conn = ws.getUserData()
-    const fanout = fanoutRef
-    if (fanout === null) return
-    if (conn.principal.kind === 'contact') {
-      const inboxId = conn.principal.inbox.id
-      fanout.subscribe(ws, contactTopic(conn.principal.contactId, inboxId))
-      fanout.subscribe(ws, widgetsTopic(inboxId))
-      const inbox = hello['inbox'] as { agentsOnline?: boolean } | undefined
-      if (!agentsOnlineSent.has(inboxId)) agentsOnlineSent.set(inboxId, inbox?.agentsOnline === true)
-      return
-    }
-    fanout.subscribe(ws, accountTopic(conn.accountId))
-    const inboxes = await directory.visibleInboxIds(conn.principal.agent)
-    if (conn.closed) return
-    for (const id of inboxes) fanout.subscribe(ws, inboxTopic(id))
-  }
+  let fanoutRef: Fanout | null = null
   const sockets = createSockets({
     config, log, metrics, deps: opDeps, ops, admit,
     hooks: {
       onOpen: (ws, hello) => {
         const conn = ws.getUserData()
-        subscribeConn(ws, hello).catch((err: unknown) => connLog(log, conn).warn({ err }, 'subscribe failed'))
+        follow.join(ws, hello).catch((err: unknown) => connLog(log, conn).warn({ err }, 'subscribe failed'))
         if (conn.principal.kind === 'agent') {
           presence.connect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => connLog(log, conn).warn({ err }, 'presence connect failed'))
         }
@@ -156,68 +152,14 @@ export function createEngine(deps: EngineDeps) {
     },
   })
 
-  // widgets get `agentsOnline` changes only: after a presence delta, recompute it for the agent's
-  // inboxes that have local widgets and send it where it changed
-  const agentsOnlineSent = new Map<string, boolean>()
-  const onPresence = async (n: Notice) => {
-    const agentId = ((JSON.parse(n.data) as { agent?: { id?: string } }).agent)?.id
-    if (agentId === undefined) return
-    const accountId = n.header.a
-    const agent = await directory.getAgent(accountId, agentId)
-    await refreshAgentsOnline(accountId, agent?.inboxIds ?? [])
-  }
-  /** Sends `agentsOnline` to the local widgets of these inboxes where it changed. */
-  const refreshAgentsOnline = async (accountId: string, inboxIds: readonly string[]) => {
-    for (const inboxId of inboxIds) {
-      if ((fanoutRef?.count(widgetsTopic(inboxId)) ?? 0) === 0) {
-        agentsOnlineSent.delete(inboxId)
-        continue
-      }
-      const online = await presence.inboxHasAgentsOnline(accountId, inboxId)
-      if (agentsOnlineSent.get(inboxId) === online) continue
-      agentsOnlineSent.set(inboxId, online)
-      fanoutRef?.send(widgetsTopic(inboxId), payloadOf({ op: 'event', type: 'presence.updated', data: { agentsOnline: online } }))
-    }
-  }
-  // an administrator changed an agent or added an inbox: local sockets follow at once
-  const onControl = async (n: Notice) => {
-    const accountId = n.header.a
-    const agentSockets = fanout.members(accountTopic(accountId))
-    if (n.header.t === INBOX_CONTROL) {
-      const { inboxId } = JSON.parse(n.data) as InboxControl
-      for (const ws of agentSockets) {
-        const conn = ws.getUserData()
-        if (!conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.role === 'administrator') fanout.subscribe(ws, inboxTopic(inboxId))
-      }
-      return
-    }
-    if (n.header.t !== AGENT_CONTROL) return
-    const { agentId, revoked, inboxIds } = JSON.parse(n.data) as AgentControl
-    // widgets of the inboxes it joined or left, on this node: does anyone answer there now?
-    await refreshAgentsOnline(accountId, inboxIds ?? [])
-    const mine = agentSockets.filter((ws) => {
-      const conn = ws.getUserData()
-      return !conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.id === agentId
-    })
-    if (mine.length === 0) return
-    const agent = revoked ? null : await directory.getAgent(accountId, agentId)
-    if (agent === null) {
-      for (const ws of mine) sockets.end(ws, CLOSE.revoked, 'credentials revoked: sign in again')
-      return
-    }
-    const wanted = new Set((await directory.visibleInboxIds(agent)).map(inboxTopic))
-    for (const ws of mine) {
-      const conn = ws.getUserData()
-      if (conn.closed) continue
-      conn.principal = { kind: 'agent', agent }
-      for (const topic of fanout.topicsOf(ws)) if (topic.startsWith(inboxTopic('')) && !wanted.has(topic)) fanout.unsubscribe(ws, topic)
-      for (const topic of wanted) fanout.subscribe(ws, topic)
-    }
-  }
+  const follow = createFollow({ directory, presence, sockets, fanout: () => fanout, partitions: config.partitions })
   const fanout = createFanout({
-    sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver,
-    onPresence: (n) => { onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
-    onControl: (n) => { onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
+    feed: createPubsubFeed({ sub: deps.sub, channels: Array.from({ length: config.partitions }, (_, p) => keysFor(p).fanout), log }),
+    redis, partitions: config.partitions, log, deliver: sockets.deliver,
+    onPresence: (n) => { follow.onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
+    onControl: (n) => { follow.onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
+    onLost: follow.lost,
+    onResynced: (p) => { follow.resynced(p).catch((err: unknown) => log.warn({ err, partition: p }, 'resync after a fan-out gap failed')) },
   })
   fanoutRef = fanout
 

@@ -84,6 +84,9 @@ export function keysFor(p: number) {
     accountWebhooks: (accountId: string) => `${t}:acct:${accountId}:webhooks`,
     /** pub/sub channel the engine nodes use for fan-out of this partition */
     fanout: `${t}:fanout`,
+    /** stream: the partition's fan-out notices of the last seconds (`publish` in _lib.lua); a node
+     *  whose subscription dropped catches up from it. Always the channel name + ':log'. */
+    notices: `${t}:fanout:log`,
   }
 }
 
@@ -101,4 +104,12 @@ export function hashTagOf(key: string): string | null {
   const close = key.indexOf('}', open + 1)
   if (close <= open + 1) return null
   return key.slice(open + 1, close)
+}
+
+/**
+ * string: the archiver process that holds a consumer name of the `archiver` group, with a short TTL
+ * it keeps renewing (archiver/identity.ts). Not an account's: its own hash tag.
+ */
+export function archiverConsumerKey(name: string): string {
+  return `{archiver}:consumer:${name}`
 }

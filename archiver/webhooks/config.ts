@@ -33,6 +33,8 @@ export type DispatcherConfig = {
   allowPrivate: boolean;
   /** delivered deliveries are kept this long (then deleted); dead letters are kept until replayed or the webhook goes */
   keepDeliveredMs: number;
+  /** typing webhooks: SUBSCRIBE to the partition fan-out channels (best effort; sees nothing of sharded SPUBLISH on a Redis Cluster) */
+  typing: boolean;
 };
 
 export type ConfigResult = { ok: true; config: DispatcherConfig } | { ok: false; errors: string[] };
@@ -57,12 +59,13 @@ export function loadConfig(env: Env): ConfigResult {
     }
     return Number(v);
   };
-  const flag = (name: string): boolean => {
+  const flag = (name: string, def = false): boolean => {
     const v = read(name)?.toLowerCase();
-    if (v === undefined || ['0', 'false', 'off', 'no'].includes(v)) return false;
+    if (v === undefined) return def;
+    if (['0', 'false', 'off', 'no'].includes(v)) return false;
     if (['1', 'true', 'on', 'yes'].includes(v)) return true;
     errors.push(`${name} must be 1 or 0, got ${JSON.stringify(v)}`);
-    return false;
+    return def;
   };
   const consumer = read('WEBHOOKS_CONSUMER') ?? 'dispatcher';
   if (!/^[A-Za-z0-9_.:@-]{1,100}$/.test(consumer)) errors.push('WEBHOOKS_CONSUMER must be 1 to 100 characters of A-Z a-z 0-9 _ . : @ -');
@@ -92,6 +95,7 @@ export function loadConfig(env: Env): ConfigResult {
     responseCapBytes: int('WEBHOOK_RESPONSE_CAP_BYTES', 16_384, 0, 1_048_576),
     allowPrivate: flag('WEBHOOKS_ALLOW_PRIVATE'),
     keepDeliveredMs: int('WEBHOOK_KEEP_DELIVERED_MS', 7 * 86_400_000, 0, 365 * 86_400_000),
+    typing: flag('WEBHOOKS_TYPING', true),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -63,7 +63,7 @@ const intake = createIntake({
   onQueued: () => sender.poke(),
   setHealthy: (ok) => readiness.setArchiving(ok),
 });
-const typing = createTypingIntake({ redis, sql, log, metrics, definitions, partitions: config.partitions, onQueued: () => sender.poke() });
+const typing = !config.typing ? null : createTypingIntake({ redis, sql, log, metrics, definitions, partitions: config.partitions, onQueued: () => sender.poke() });
 const server = createHttpServer({ readiness, registry: metrics.registry, log });
 const stop = new AbortController();
 let running = false;
@@ -75,9 +75,9 @@ async function migrate(): Promise<void> {
       readiness.markMigrated();
       intake.start();
       sender.start();
-      typing.start().catch((err: unknown) => log.warn({ err }, 'typing subscription failed; typing webhooks are off'));
+      typing?.start().catch((err: unknown) => log.warn({ err }, 'typing subscription failed; typing webhooks are off'));
       running = true;
-      log.info({ consumer: config.consumer, allowPrivate: config.allowPrivate }, 'delivering webhooks');
+      log.info({ consumer: config.consumer, allowPrivate: config.allowPrivate, typing: config.typing }, 'delivering webhooks');
       return;
     } catch (err) {
       if (stop.signal.aborted) return;
@@ -103,7 +103,7 @@ async function shutdown(reason: string, code: number): Promise<void> {
   await server.close().catch(() => undefined);
   if (running) await Promise.all([intake.stop(), sender.stop()]).catch((err: unknown) => log.warn({ err }, 'stop failed'));
   http.close();
-  typing.stop();
+  typing?.stop();
   await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
   redis.disconnect();
   await sql.end({ timeout: 5 }).catch(() => undefined);

@@ -2,14 +2,16 @@
 // is no partition-stream entry: the engine only publishes it on the partition fan-out channels,
 // so this subscribes to them and queues a delivery for each typing notice, best effort: typing
 // that happens while the dispatcher is down or unsubscribed (or PostgreSQL is unreachable) is not
-// delivered later. Once queued it is a delivery like any other (signed, retried, dead-lettered),
+// delivered later: typing is not in the notice log, so there is nothing to catch up from. A classic
+// SUBSCRIBE: on a Redis Cluster with sharded channels (SPUBLISH) it sees nothing; WEBHOOKS_TYPING=0
+// turns it off. Once queued it is a delivery like any other (signed, retried, dead-lettered),
 // in a lane of its own per conversation, so a typing delivery never holds a message back. `data`
 // is the protocol's typing event data, `{conversationId, on, sender}`.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
-import { splitNotice } from '../../lua/codec.js';
+import { noticeId, splitNotice } from '../../lua/codec.js';
 import { keysFor } from '../../lua/keys.js';
 import type { Definitions } from './definitions.js';
 import type { WebhookEvent } from './events.js';
@@ -56,7 +58,9 @@ export function createTypingIntake(deps: {
   };
 
   sub.on('message', (_channel: string, raw: string) => {
-    if (!raw.includes('"t":"typing"')) return; // every fan-out notice comes here; only typing matters
+    // every fan-out notice comes here; only typing matters. Script notices carry their notice-log
+    // id ('<id> {header}\n{data}') and are never typing, which the engine publishes unlogged.
+    if (noticeId(raw) !== null || !raw.includes('"t":"typing"')) return;
     const notice = splitNotice(raw);
     if (notice === null || notice.header.t !== 'typing') return;
     handle(notice.header.a, notice.header.i, notice.data).catch((err: unknown) => {

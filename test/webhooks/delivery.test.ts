@@ -22,7 +22,7 @@ t.test('deliveries, data, filters, admin API and secret rotation', async (t) => 
   const { client: widget, conversationId } = await s.visitor()
   const N = 12
   const ids = await sendMessages(widget, conversationId, N, 'v')
-  const note = await agent.request('message.send', { conversationId, content: 'internal note', private: true })
+  const note = await agent.request('message.send', { conversationId, content: 'internal note', private: true, echoId: 'note-1' })
   t.equal(note['ok'], true)
   await agent.request('conversation.update', { conversationId, priority: 'high' })
   await agent.request('conversation.status', { conversationId, status: 'resolved' })

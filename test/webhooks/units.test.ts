@@ -106,7 +106,9 @@ t.test('stream entries → webhook events', async (t) => {
 
 t.test('dispatcher config', async (t) => {
   const ok = loadConfig({ DATABASE_URL: 'postgres://x@h/db', REDIS_URL: 'redis://h:6379' })
-  t.match(ok, { ok: true, config: { retryBaseMs: 10_000, retryMaxAgeMs: 86_400_000, timeoutMs: 10_000, port: 8082, consumer: 'dispatcher', allowPrivate: false } })
+  t.match(ok, { ok: true, config: { retryBaseMs: 10_000, retryMaxAgeMs: 86_400_000, timeoutMs: 10_000, port: 8082, consumer: 'dispatcher', allowPrivate: false, typing: true } })
+  t.match(loadConfig({ DATABASE_URL: 'postgres://x@h/db', REDIS_URL: 'redis://h', WEBHOOKS_TYPING: '0' }), { ok: true, config: { typing: false } }, 'typing subscription can be turned off')
+  t.match(loadConfig({ DATABASE_URL: 'postgres://x@h/db', REDIS_URL: 'redis://h', WEBHOOKS_TYPING: 'sometimes' }), { ok: false, errors: [/WEBHOOKS_TYPING/] })
   const bad = loadConfig({ REDIS_URL: 'http://x', WEBHOOK_TIMEOUT_MS: '5', WEBHOOKS_ALLOW_PRIVATE: 'maybe', WEBHOOK_LEASE_MS: '1000', WEBHOOK_RETRY_BASE_MS: 'x' })
   t.equal(bad.ok, false)
   if (!bad.ok) {
