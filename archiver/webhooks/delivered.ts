@@ -1,8 +1,9 @@
 // Writes successful attempts in batches: what completes while one batch is being written goes into
 // the next, so a busy sender spends one UPDATE and one lane arming per batch instead of two
-// statements per delivery. A delivery's slot (and its lease) is held until its batch is written;
-// a failed write rejects the batch's callers, whose leases then run out and the deliveries are sent
-// again with the same id (at least once).
+// statements per delivery. A delivery's lease is held until its batch is written (its endpoint
+// slot is given back when its request ends: the cap is on requests to the endpoint, and the next
+// delivery of its lane waits for the write); a failed write rejects the batch's callers, whose
+// leases then run out and the deliveries are sent again with the same id (at least once).
 import type { Sql } from 'postgres';
 import { armLanes, recordDelivered } from './queue.js';
 

@@ -73,7 +73,7 @@ export function createSenderLoop(deps: {
 
   const delivered = createDeliveredWriter(sql, config.owner);
 
-  const attempt = async (d: Claimed): Promise<void> => {
+  const attempt = async (d: Claimed, release: () => void): Promise<void> => {
     const def = await definitions.get(d.account_id, d.webhook_id);
     if (def === null) {
       // deleted: its deliveries go (the intake deletes them too when it reads webhook.deleted)
@@ -93,6 +93,7 @@ export function createSenderLoop(deps: {
       },
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    release();
     if (result.ok) {
       metrics.deliveries.inc({ result: 'delivered' });
       metrics.latency.observe({ result: 'delivered' }, seconds);
@@ -120,15 +121,24 @@ export function createSenderLoop(deps: {
     inFlight.set(d.webhook_id, (inFlight.get(d.webhook_id) ?? 0) + 1);
     total++;
     metrics.inFlight.set(total);
-    const p = attempt(d)
+    // the endpoint's slot is given back once its request is over, not after the bookkeeping: the
+    // cap is on requests to the endpoint (the lane's next delivery still waits for the outcome)
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (inFlight.get(d.webhook_id) ?? 1) - 1;
+      if (n <= 0) inFlight.delete(d.webhook_id);
+      else inFlight.set(d.webhook_id, n);
+      poke();
+    };
+    const p = attempt(d, release)
       .catch((err: unknown) => {
         metrics.retries.inc({ stage: 'attempt' });
         log.warn({ err, delivery: d.id }, 'delivery bookkeeping failed; the lease runs out and it is sent again');
       })
       .finally(() => {
-        const n = (inFlight.get(d.webhook_id) ?? 1) - 1;
-        if (n <= 0) inFlight.delete(d.webhook_id);
-        else inFlight.set(d.webhook_id, n);
+        release();
         total--;
         metrics.inFlight.set(total);
         attempts.delete(p);
