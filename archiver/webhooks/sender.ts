@@ -1,6 +1,6 @@
 // The dispatcher's delivery side: claims due deliveries from PostgreSQL (queue.ts) and sends them
-// (send.ts), at most `concurrency` at a time per webhook and `maxInFlight` in all. A webhook at its
-// cap is left out of the next claim, so a dead or hanging endpoint holds only its own slots and
+// (send.ts), at most `concurrency` requests at a time per webhook and `maxInFlight` deliveries in
+// all. A webhook at its cap (or with claimed deliveries waiting for a slot) is left out of the next claim, so a dead or hanging endpoint holds only its own slots and
 // never another's. Outcomes: 2xx delivered; 410 the webhook is deactivated (and the delivery
 // retried like a failure, should it be reactivated); anything else (status, reset, timeout,
 // refused destination) is retried with exponential backoff and jitter from `retryBaseMs`, capped
@@ -31,6 +31,7 @@ export function retryDelayMs(failedAttempts: number, baseMs: number, capMs: numb
 }
 
 const INACTIVE_RECHECK_MS = 30_000;
+const PREFETCH = 2;
 const PRUNE_EVERY_MS = 60_000;
 const ARM_SWEEP_MS = 60_000;
 
@@ -147,11 +148,22 @@ export function createSenderLoop(deps: {
     attempts.add(p);
   };
 
-  /** Claimed beyond a webhook's free slots (a claim allows `concurrency` per webhook): wait here for a slot. */
-  const waiting = new Map<string, Claimed[]>();
+  /**
+   * Claimed beyond a webhook's free slots wait here for a slot: a claim takes up to PREFETCH × the
+   * cap per webhook, so the next requests are at hand when slots free up (one claim round trip per
+   * cap's worth of deliveries would bound a fast endpoint's rate). One still waiting after half its
+   * lease (its endpoint is slow) is given back, due at once, rather than sent with a lease that may
+   * run out mid-request.
+   */
+  const waiting = new Map<string, { d: Claimed; at: number }[]>();
+  const giveBack: Claimed[] = [];
   const drainWaiting = () => {
     for (const [id, list] of waiting) {
-      while (list.length > 0 && (inFlight.get(id) ?? 0) < config.concurrency) start(list.shift() as Claimed);
+      while (list.length > 0 && (inFlight.get(id) ?? 0) < config.concurrency) {
+        const w = list.shift() as { d: Claimed; at: number };
+        if (now() - w.at > config.leaseMs / 2) giveBack.push(w.d);
+        else start(w.d);
+      }
       if (list.length === 0) waiting.delete(id);
     }
   };
@@ -164,16 +176,17 @@ export function createSenderLoop(deps: {
       try {
         poked = false;
         drainWaiting();
+        for (const d of giveBack.splice(0)) await postpone(sql, d.id, config.owner, 0);
         const room = config.maxInFlight - total;
         let claimed: Claimed[] = [];
         if (room > 0) {
           const busy = [...new Set([...inFlight].filter(([, n]) => n >= config.concurrency).map(([id]) => id).concat([...waiting.keys()]))];
-          claimed = await claimDue(sql, { limit: Math.min(room, 500), perWebhook: config.concurrency, busy, leaseMs: config.leaseMs, owner: config.owner });
+          claimed = await claimDue(sql, { limit: Math.min(room, 500), perWebhook: config.concurrency * PREFETCH, busy, leaseMs: config.leaseMs, owner: config.owner });
           for (const d of claimed) {
             if ((inFlight.get(d.webhook_id) ?? 0) < config.concurrency) start(d);
             else {
               const list = waiting.get(d.webhook_id) ?? [];
-              list.push(d);
+              list.push({ d, at: now() });
               waiting.set(d.webhook_id, list);
             }
           }
@@ -208,6 +221,10 @@ export function createSenderLoop(deps: {
       abort.abort();
       poke();
       await loop;
+      // claimed but never started: due again at once for whoever runs next (not after the lease)
+      const unsent = [...waiting.values()].flat().map((w) => w.d.id);
+      waiting.clear();
+      await Promise.allSettled(unsent.map((id) => postpone(sql, id, config.owner, 0)));
       await Promise.race([Promise.allSettled([...attempts]), sleep(graceMs)]);
     },
   };
