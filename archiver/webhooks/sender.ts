@@ -1,36 +1,23 @@
 // The dispatcher's delivery side: claims due deliveries from PostgreSQL (queue.ts) and sends them
 // (send.ts), at most `concurrency` requests at a time per webhook and `maxInFlight` deliveries in
-// all. A webhook at its cap (or with claimed deliveries waiting for a slot) is left out of the next claim, so a dead or hanging endpoint holds only its own slots and
-// never another's. Outcomes: 2xx delivered; 410 the webhook is deactivated (and the delivery
+// all. A webhook at its cap (or with claimed deliveries waiting for a slot) is left out of the
+// next claim, so a dead or hanging endpoint holds only its own slots and never another's. Each
+// attempt is attempt.ts. Outcomes: 2xx delivered; 410 the webhook is deactivated (and the delivery
 // retried like a failure, should it be reactivated); anything else (status, reset, timeout,
 // refused destination) is retried with exponential backoff and jitter from `retryBaseMs`, capped
 // at `retryCapMs`, until `retryMaxAgeMs` after it was queued (or replayed): then it is dead.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
-import { signingSecrets } from '../../lua/webhooks.js';
 import { backoffMs } from '../consumer.js';
+import { createAttempt, type SenderLoopConfig } from './attempt.js';
 import type { Definitions } from './definitions.js';
 import type { DispatcherMetrics } from './metrics.js';
-import { createDeliveredWriter } from './delivered.js';
-import { armLanes, claimDue, postpone, pruneDelivered, recordFailure, unarmedLanes, type Claimed } from './queue.js';
+import { armLanes, claimDue, postpone, pruneDelivered, unarmedLanes, type Claimed } from './queue.js';
 import type { Sender } from './send.js';
-import { signatureHeader } from './sign.js';
 
-export type SenderLoopConfig = {
-  concurrency: number; maxInFlight: number; leaseMs: number; pollMs: number
-  retryBaseMs: number; retryCapMs: number; retryMaxAgeMs: number; keepDeliveredMs: number
-  /** this process's lease owner name */
-  owner: string
-};
+export { retryDelayMs, type SenderLoopConfig } from './attempt.js';
 
-/** Delay before attempt n + 1 after n failed attempts: base·2^(n−1), capped, times a jitter in [0.5, 1). */
-export function retryDelayMs(failedAttempts: number, baseMs: number, capMs: number, random = Math.random): number {
-  const exp = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30));
-  return Math.max(1, Math.round(exp * (0.5 + random() / 2)));
-}
-
-const INACTIVE_RECHECK_MS = 30_000;
 const PREFETCH = 2;
 const PRUNE_EVERY_MS = 60_000;
 const ARM_SWEEP_MS = 60_000;
@@ -38,7 +25,7 @@ const ARM_SWEEP_MS = 60_000;
 export function createSenderLoop(deps: {
   sql: Sql; log: Logger; metrics: DispatcherMetrics; definitions: Definitions; http: Sender; config: SenderLoopConfig; now?: () => number
 }) {
-  const { sql, metrics, definitions, config } = deps;
+  const { sql, metrics, config } = deps;
   const log = deps.log.child({ part: 'sender' });
   const now = deps.now ?? Date.now;
   const abort = new AbortController();
@@ -72,51 +59,7 @@ export function createSenderLoop(deps: {
       abort.signal.addEventListener('abort', done, { once: true });
     });
 
-  const delivered = createDeliveredWriter(sql, config.owner);
-
-  const attempt = async (d: Claimed, release: () => void): Promise<void> => {
-    const def = await definitions.get(d.account_id, d.webhook_id);
-    if (def === null) {
-      // deleted: its deliveries go (the intake deletes them too when it reads webhook.deleted)
-      await sql`delete from webhook_deliveries where id = ${d.id} and lease_owner = ${config.owner}`;
-      return;
-    }
-    if (!def.active) {
-      await postpone(sql, d.id, config.owner, INACTIVE_RECHECK_MS);
-      return;
-    }
-    const started = process.hrtime.bigint();
-    const result = await deps.http.send({
-      webhookId: d.webhook_id, url: def.url, body: d.body,
-      headers: {
-        'user-agent': 'Parley-Webhooks/1', 'x-parley-delivery': d.id, 'x-parley-event': d.event,
-        'x-parley-attempt': String(d.attempts + 1), 'x-parley-signature': signatureHeader(signingSecrets(def, now()), d.body, now()),
-      },
-    });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    release();
-    if (result.ok) {
-      metrics.deliveries.inc({ result: 'delivered' });
-      metrics.latency.observe({ result: 'delivered' }, seconds);
-      await delivered.record(d.id, result.statusCode);
-      return;
-    }
-    const gone = result.statusCode === 410;
-    if (gone && (await definitions.deactivate(d.account_id, d.webhook_id, 'the endpoint answered 410 Gone'))) {
-      log.warn({ webhook: d.webhook_id, delivery: d.id }, 'endpoint answered 410 Gone: webhook deactivated');
-    }
-    const status = await recordFailure(sql, d.id, config.owner, {
-      statusCode: result.statusCode, error: result.error,
-      retryInMs: retryDelayMs(d.attempts + 1, config.retryBaseMs, config.retryCapMs), maxAgeMs: config.retryMaxAgeMs,
-    });
-    const label = gone ? 'gone' : result.refused ? 'refused' : status === 'dead' ? 'dead' : 'failed';
-    metrics.deliveries.inc({ result: label });
-    if (status === 'dead' && label !== 'dead') metrics.deliveries.inc({ result: 'dead' });
-    metrics.latency.observe({ result: 'failed' }, seconds);
-    log.debug({ webhook: d.webhook_id, delivery: d.id, error: result.error, status }, 'delivery attempt failed');
-    if (status === 'dead') log.warn({ webhook: d.webhook_id, delivery: d.id, attempts: d.attempts + 1, error: result.error }, 'delivery dead-lettered');
-    if (status === 'dead') await armLanes(sql, [{ webhookId: d.webhook_id, lane: d.lane }]);
-  };
+  const attempt = createAttempt({ ...deps, log, now });
 
   const start = (d: Claimed) => {
     inFlight.set(d.webhook_id, (inFlight.get(d.webhook_id) ?? 0) + 1);
