@@ -7,7 +7,7 @@ import t from 'tap'
 import { verifySignature } from '../../archiver/webhooks/sign.js'
 import { startEngine } from '../helpers/engine.js'
 import type { Json } from '../helpers/admin.js'
-import { sendMessages, startReceiver, until, webhookStack } from './fixture.js'
+import { sendMessages, startReceiver, typingSubscriber, until, webhookStack } from './fixture.js'
 
 t.test('deliveries, data, filters, admin API and secret rotation', async (t) => {
   const s = await webhookStack(t, { engineEnv: { WEBHOOK_SECRET_OVERLAP_MS: '4000' } })
@@ -113,6 +113,7 @@ t.test('deliveries, data, filters, admin API and secret rotation', async (t) => 
   })
 
   t.test('typing only for a webhook that asks, with the protocol typing data', async (t) => {
+    t.match(await typingSubscriber(s.redisUrl), { channels: 16 }, 'the dispatcher subscribes to the 16 partition channels')
     const typing = await startReceiver(t)
     await s.createWebhook({ url: typing.url, events: ['conversation_typing_on', 'conversation_typing_off'] })
     const before = all.received.length

@@ -1,6 +1,7 @@
 // The webhook tests' stack: real redis-server, postgres, engine and dispatcher processes, a
 // tenant, and real HTTP receivers on loopback that record every request (headers, raw body,
 // the connections opened) and answer as each test scripts them.
+import { Redis } from 'ioredis'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { adminPost, createTenant, type Json, type Tenant } from '../helpers/admin.js'
@@ -180,4 +181,16 @@ export async function sendMessages(c: Client, conversationId: string, n: number,
     ids.push(r['data']['message']['id'] as string)
   }
   return ids
+}
+
+/** The dispatcher's typing subscriber connection as CLIENT LIST shows it (`sub=` channel count), or null. */
+export async function typingSubscriber(redisUrl: string): Promise<{ channels: number } | null> {
+  const redis = new Redis(redisUrl)
+  try {
+    const list = String(await redis.call('CLIENT', 'LIST'))
+    const line = list.split('\n').find((l) => / name=parley-webhooks-typing /.test(l))
+    return line === undefined ? null : { channels: Number(/ sub=(\d+) /.exec(line)?.[1] ?? -1) }
+  } finally {
+    redis.disconnect()
+  }
 }

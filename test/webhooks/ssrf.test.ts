@@ -6,10 +6,10 @@ import t from 'tap'
 import type { Json } from '../helpers/admin.js'
 import { adminPost } from '../helpers/admin.js'
 import { startEngine } from '../helpers/engine.js'
-import { sendMessages, startReceiver, until, webhookStack } from './fixture.js'
+import { sendMessages, startReceiver, typingSubscriber, until, webhookStack } from './fixture.js'
 
 t.test('private destinations are refused before any socket is opened', async (t) => {
-  const s = await webhookStack(t, { dispatcherEnv: { WEBHOOKS_ALLOW_PRIVATE: '0', WEBHOOK_RETRY_BASE_MS: '100000' } })
+  const s = await webhookStack(t, { dispatcherEnv: { WEBHOOKS_ALLOW_PRIVATE: '0', WEBHOOK_RETRY_BASE_MS: '100000', WEBHOOKS_TYPING: '0' } })
   const strict = await startEngine(t, { redisUrl: s.redisUrl, env: { DATABASE_URL: s.databaseUrl } })
   const v4 = await startReceiver(t, '127.0.0.1')
   const v6 = await startReceiver(t, '::1')
@@ -47,5 +47,9 @@ t.test('private destinations are refused before any socket is opened', async (t)
     t.equal(v4.connections() + v6.connections(), 0, 'no connection reached the listening servers')
     t.equal(v4.received.length + v6.received.length, 0)
     t.match(await s.dispatcher.metrics(), /parley_webhooks_deliveries_total\{result="refused"\} 9/)
+  })
+
+  t.test('WEBHOOKS_TYPING=0: no subscription to the fan-out channels', async (t) => {
+    t.equal(await typingSubscriber(s.redisUrl), null)
   })
 })
