@@ -1,6 +1,8 @@
 // The Redis Streams commands the archiver uses, with their raw replies parsed here (ioredis hands
 // back the protocol arrays as they are). The consumer group is `archiver` on each partition
-// stream; nothing here acknowledges or trims anything that is not archived.
+// stream; nothing here acknowledges or trims anything that is not archived. The group-level
+// helpers take the group name as a last parameter (default `archiver`): the webhook dispatcher
+// (archiver/webhooks/) is another consumer group, `webhooks`, on the same streams.
 import type { RedisClient as Redis } from '../lua/client.js';
 import { isZeroId, minStreamId, parseStreamId, streamIdMs } from './stream-id.js';
 
@@ -14,9 +16,9 @@ type Reply = unknown;
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** XGROUP CREATE … 0 MKSTREAM; an existing group is fine. */
-export async function ensureGroup(redis: Redis, stream: string): Promise<void> {
+export async function ensureGroup(redis: Redis, stream: string, group = GROUP): Promise<void> {
   try {
-    await redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM');
+    await redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM');
   } catch (err) {
     if (!/BUSYGROUP/.test(errMessage(err))) throw err;
   }
@@ -39,9 +41,9 @@ function parseEntries(raw: Reply): Entry[] {
  * after it (deleted ones come back with fields null).
  */
 export async function readGroup(
-  redis: Redis, stream: string, consumer: string, id: string, count: number, blockMs?: number,
+  redis: Redis, stream: string, consumer: string, id: string, count: number, blockMs?: number, group = GROUP,
 ): Promise<Entry[]> {
-  const args: (string | number)[] = ['GROUP', GROUP, consumer, 'COUNT', count];
+  const args: (string | number)[] = ['GROUP', group, consumer, 'COUNT', count];
   if (blockMs !== undefined && id === '>') args.push('BLOCK', blockMs);
   args.push('STREAMS', stream, id);
   return streamEntries(await redis.call('XREADGROUP', ...args), stream);
@@ -81,14 +83,14 @@ export function parseAutoClaim(reply: Reply): AutoClaim {
 }
 
 export async function autoClaim(
-  redis: Redis, stream: string, consumer: string, minIdleMs: number, cursor: string, count: number,
+  redis: Redis, stream: string, consumer: string, minIdleMs: number, cursor: string, count: number, group = GROUP,
 ): Promise<AutoClaim> {
-  return parseAutoClaim(await redis.call('XAUTOCLAIM', stream, GROUP, consumer, minIdleMs, cursor, 'COUNT', count));
+  return parseAutoClaim(await redis.call('XAUTOCLAIM', stream, group, consumer, minIdleMs, cursor, 'COUNT', count));
 }
 
-export async function ack(redis: Redis, stream: string, ids: readonly string[]): Promise<number> {
+export async function ack(redis: Redis, stream: string, ids: readonly string[], group = GROUP): Promise<number> {
   if (ids.length === 0) return 0;
-  return Number(await redis.call('XACK', stream, GROUP, ...ids));
+  return Number(await redis.call('XACK', stream, group, ...ids));
 }
 
 /** Flat [k, v, k, v] reply to an object. */
@@ -168,11 +170,11 @@ export async function trimBelow(redis: Redis, stream: string, minId: string): Pr
  * Age in ms of the oldest entry of the archiver group that is not acknowledged: the oldest
  * pending one, else the first one never delivered; 0 when the group is caught up.
  */
-export async function lagMs(redis: Redis, stream: string, now: number): Promise<{ lagMs: number; pending: number }> {
-  const g = (await groups(redis, stream)).find((x) => x.name === GROUP);
+export async function lagMs(redis: Redis, stream: string, now: number, group = GROUP): Promise<{ lagMs: number; pending: number }> {
+  const g = (await groups(redis, stream)).find((x) => x.name === group);
   if (g === undefined) return { lagMs: 0, pending: 0 };
   let oldest: string | null = null;
-  if (g.pending > 0) oldest = (await pendingSummary(redis, stream)).min;
+  if (g.pending > 0) oldest = (await pendingSummary(redis, stream, group)).min;
   if (oldest === null && g.lag !== 0) {
     const start = isZeroId(g.lastDeliveredId) ? '-' : `(${g.lastDeliveredId}`;
     const next = (await redis.call('XRANGE', stream, start, '+', 'COUNT', 1)) as Reply;
@@ -184,10 +186,10 @@ export async function lagMs(redis: Redis, stream: string, now: number): Promise<
 
 export type ConsumerState = { name: string; pending: number; idleMs: number };
 
-export async function consumers(redis: Redis, stream: string): Promise<ConsumerState[]> {
+export async function consumers(redis: Redis, stream: string, group = GROUP): Promise<ConsumerState[]> {
   let reply: Reply;
   try {
-    reply = await redis.call('XINFO', 'CONSUMERS', stream, GROUP);
+    reply = await redis.call('XINFO', 'CONSUMERS', stream, group);
   } catch (err) {
     if (/no such key|NOGROUP/i.test(errMessage(err))) return [];
     throw err;
@@ -200,9 +202,9 @@ export async function consumers(redis: Redis, stream: string): Promise<ConsumerS
 }
 
 /** Removes a consumer from the group, only if it has nothing pending (DELCONSUMER drops its PEL). */
-export async function dropConsumerIfIdle(redis: Redis, stream: string, consumer: string): Promise<boolean> {
-  const mine = (await redis.call('XPENDING', stream, GROUP, '-', '+', 1, consumer)) as Reply;
+export async function dropConsumerIfIdle(redis: Redis, stream: string, consumer: string, group = GROUP): Promise<boolean> {
+  const mine = (await redis.call('XPENDING', stream, group, '-', '+', 1, consumer)) as Reply;
   if (Array.isArray(mine) && mine.length > 0) return false;
-  await redis.call('XGROUP', 'DELCONSUMER', stream, GROUP, consumer);
+  await redis.call('XGROUP', 'DELCONSUMER', stream, group, consumer);
   return true;
 }

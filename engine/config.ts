@@ -53,6 +53,10 @@ export type EngineConfig = {
   readonly retentionMs: number
   /** message.update is allowed this long after a message was created (MESSAGE_EDIT_WINDOW_MS, 15 min) */
   readonly messageEditWindowMs: number
+  /** webhooks: lift the SSRF address rules (tests, on-prem receivers) */
+  readonly webhooksAllowPrivate: boolean
+  /** webhooks: how long the previous secret still signs after a rotation */
+  readonly webhookSecretOverlapMs: number
 }
 
 export type ConfigResult = { ok: true; config: EngineConfig } | { ok: false; errors: string[] }
@@ -83,6 +87,15 @@ export function loadConfig(env: Env): ConfigResult {
     }
     return raw
   }
+
+  const flag = (name: string): boolean => {
+    const raw = env[name]?.trim().toLowerCase()
+    if (raw === undefined || raw === '' || ['0', 'false', 'off', 'no'].includes(raw)) return false
+    if (['1', 'true', 'on', 'yes'].includes(raw)) return true
+    errors.push(`${name} must be 1 or 0, got ${JSON.stringify(env[name])}`)
+    return false
+  }
+
 
   const redisParsed = parseRedisTarget(env['REDIS_URL'], env['REDIS_CLUSTER_NODES'], env['REDIS_CLUSTER_PASSWORD'])
   if ('errors' in redisParsed) errors.push(...redisParsed.errors)
@@ -130,6 +143,8 @@ export function loadConfig(env: Env): ConfigResult {
     workers: int('WORKERS', 1, 1, 256),
     retentionMs: int('RETENTION_MS', 7 * 86_400_000, 0, 3650 * 86_400_000),
     messageEditWindowMs: int('MESSAGE_EDIT_WINDOW_MS', 15 * 60_000, 0, 3650 * 86_400_000),
+    webhooksAllowPrivate: flag('WEBHOOKS_ALLOW_PRIVATE'),
+    webhookSecretOverlapMs: int('WEBHOOK_SECRET_OVERLAP_MS', 86_400_000, 0, 30 * 86_400_000),
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config }
 }

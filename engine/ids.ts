@@ -3,7 +3,7 @@
 // and only a SHA-256 of a token is ever stored.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
-export type IdKind = 'a' | 'in' | 'ag' | 'ct' | 'cv'
+export type IdKind = 'a' | 'in' | 'ag' | 'ct' | 'cv' | 'wh'
 
 // Ids are not secrets (every access is checked), so their randomness comes from a pool refilled
 // 4 KiB at a time: one getrandom call per 256 ids instead of one per id (two ids per message made
@@ -30,7 +30,7 @@ export function newUid(): string {
   return random128()
 }
 
-const ID_RE = /^(a|in|ag|ct|cv)_[A-Za-z0-9_-]{22}$/
+const ID_RE = /^(a|in|ag|ct|cv|wh)_[A-Za-z0-9_-]{22}$/
 
 export function isId(value: unknown, kind: IdKind): value is string {
   return typeof value === 'string' && ID_RE.test(value) && value.startsWith(`${kind}_`)

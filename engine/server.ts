@@ -7,7 +7,9 @@ import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
 import type { EngineConfig } from './config.js'
 import { createDirectory } from './directory.js'
-import { registerAdminRoutes } from './http/admin.js'
+import { adminOnly, registerAdminRoutes } from './http/admin.js'
+import { registerWebhookRoutes } from './webhooks/routes.js'
+import { createWebhookStore } from './webhooks/store.js'
 import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
 import { registerSdkRoute } from './http/sdk.js'
@@ -195,6 +197,10 @@ export function createEngine(deps: EngineDeps) {
     setBusinessHours: (accountId, inboxId, hours) => setInboxBusinessHours({ redis, partitions: config.partitions }, accountId, inboxId, hours),
   })
   registerSearchRoutes(app, { search: opDeps.search ?? createSearch({ sql: deps.sql, redis, partitions: config.partitions }), directory, adminToken: config.adminToken, log, metrics })
+  registerWebhookRoutes({
+    app, log, metrics, sql: deps.sql, directory, store: createWebhookStore({ redis, partitions: config.partitions }),
+    admin: adminOnly(config.adminToken), allowPrivate: config.webhooksAllowPrivate, secretOverlapMs: config.webhookSecretOverlapMs,
+  })
   registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql })
   const scheduler = createScheduler({
     scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,

@@ -105,6 +105,10 @@ export function keysFor(p: number) {
     queues: `${t}:queues`,
     /** sorted set: "<accountId>|<agentId>" -> last heartbeat, agents currently online (sweep index) */
     onlineIndex: `${t}:presence:online`,
+    /** hash: one outgoing webhook's definition (fields in lua/webhooks.ts) */
+    webhook: (id: string) => `${t}:webhook:${id}`,
+    /** set: an account's webhook ids */
+    accountWebhooks: (accountId: string) => `${t}:acct:${accountId}:webhooks`,
     /** pub/sub channel the engine nodes use for fan-out of this partition */
     fanout: `${t}:fanout`,
     /** stream: the partition's fan-out notices of the last seconds (`publish` in _lib.lua); a node

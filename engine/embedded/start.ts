@@ -1,6 +1,6 @@
 // `npm start` composition root: with no REDIS_URL / DATABASE_URL it runs a
 // local redis-server (EMBEDDED_REDIS_CLUSTER=3: a 3-master cluster) and postgres under <repo>/.data (reused by the next start),
-// migrates, then runs one engine and one archiver. Ctrl-C stops them all, in order.
+// migrates, then runs one engine, one archiver and the webhook dispatcher. Ctrl-C stops them all, in order.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -190,6 +190,12 @@ async function start(): Promise<void> {
   const archiver = node('archiver', 'dist/archiver/main.js', { ...shared, ARCHIVER_PORT: String(archiverPort) });
   workers.push(archiver);
   watch(archiver);
+  // the webhook dispatcher: another consumer group on the partition streams (archiver/webhooks/)
+  const webhooksPort = envPort('WEBHOOKS_PORT', 8082);
+  const webhooks = node('webhooks', 'dist/archiver/webhooks/main.js', { ...shared, WEBHOOKS_PORT: String(webhooksPort) });
+  workers.push(webhooks);
+  watch(webhooks);
+  log.info({ webhooks: `http://127.0.0.1:${webhooksPort}` }, `webhook dispatcher on port ${webhooksPort} (pid ${webhooks.pid})`);
   log.info(
     { engine: `http://127.0.0.1:${enginePort}`, archiver: `http://127.0.0.1:${archiverPort}` },
     `engine on http://127.0.0.1:${enginePort} (pid ${engine.pid}), archiver on port ${archiverPort} (pid ${archiver.pid})`,

@@ -49,6 +49,15 @@ export function bearer(authorization: string): string {
   return m?.[1] ?? ''
 }
 
+/** Wraps a route handler with the admin bearer check (for route files registered beside these). */
+export function adminOnly(adminToken: string): (handler: RouteHandler) => RouteHandler {
+  return (handler) => async (req) => {
+    const token = bearer(req.authorization)
+    if (token === '' || !safeEqual(token, adminToken)) throw new AppError('unauthorized', 'a valid admin bearer token is required')
+    return handler(req)
+  }
+}
+
 /** The inbox settings of a create or update body: each undefined when absent. */
 function readInboxSettings(body: Record<string, unknown>) {
   const allowedOrigins = optStringArray(body, 'allowedOrigins', 100, 2048)

@@ -33,10 +33,10 @@ const migrated = await freshDb(t, 4);
 const first = await runMigrations(migrated);
 
 t.test('migrations apply on an empty database and a re-run applies nothing', async (t) => {
-  t.same(first.applied, ['00001_init', '00002_consumer', '00003_admin', '00004_reports']);
+  t.same(first.applied, ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks']);
   t.same(await runMigrations(migrated), { applied: [] });
   const rows = await migrated`select version from schema_migrations order by version`;
-  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer', '00003_admin', '00004_reports']);
+  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks']);
   const tables = await migrated<{ name: string }[]>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relispartition = false
@@ -45,7 +45,7 @@ t.test('migrations apply on an empty database and a re-run applies nothing', asy
     tables.map((r) => r.name),
     [
       'accounts', 'agents', 'archiver_checkpoints', 'archiver_dead_letters', 'contact_inboxes', 'contacts', 'conversations',
-      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'report_rollups', 'reporting_events', 'schema_migrations',
+      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'report_rollups', 'reporting_events', 'schema_migrations', 'webhook_deliveries',
     ],
   );
 });
