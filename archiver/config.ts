@@ -1,13 +1,18 @@
 // The archiver's configuration, parsed from an environment object. Pure: main.ts passes
 // process.env, tests pass a plain object. Every bad variable is reported at once, and no message
 // ever repeats a URL (it may carry a password).
+import { parseRedisTarget, type RedisTarget } from '../lua/client.js';
+import { DEFAULT_PARTITIONS } from '../lua/keys.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type ArchiverConfig = {
   databaseUrl: string;
+  /** REDIS_URL; '' in cluster mode */
   redisUrl: string;
+  /** one instance (REDIS_URL) or a cluster (REDIS_CLUSTER_NODES) */
+  redis: RedisTarget;
   /** HTTP port for /healthz, /readyz, /metrics; 0 = any free port (the log line says which). */
   port: number;
   partitions: number;
@@ -102,11 +107,20 @@ export function loadConfig(env: Env): ConfigResult {
     return v;
   };
 
+  // REDIS_CLUSTER_NODES (a cluster) instead of REDIS_URL (one instance): lua/client.ts decides
+  const clusterNodes = read('REDIS_CLUSTER_NODES');
+  const clusterParsed = clusterNodes === undefined ? null : parseRedisTarget(read('REDIS_URL'), clusterNodes, read('REDIS_CLUSTER_PASSWORD'));
+  if (clusterParsed !== null && 'errors' in clusterParsed) errors.push(...clusterParsed.errors);
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = clusterNodes === undefined ? url('REDIS_URL', ['redis:', 'rediss:']) : '';
+  const redis: RedisTarget = clusterParsed !== null && 'target' in clusterParsed ? clusterParsed.target : { kind: 'single', url: redisUrl };
+
   const config: ArchiverConfig = {
-    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
-    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    databaseUrl,
+    redisUrl,
+    redis,
     port: int('ARCHIVER_PORT', 8081, 0, 65535),
-    partitions: int('PARTITIONS', 16, 1, 1024),
+    partitions: int('PARTITIONS', DEFAULT_PARTITIONS, 1, 1024),
     logLevel: logLevel(),
     batchSize: int('BATCH_SIZE', 500, 1, 100_000),
     batchMs: int('BATCH_MS', 200, 1, 60_000),

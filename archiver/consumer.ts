@@ -12,7 +12,7 @@
 // acknowledged or read meanwhile, and readiness says not ready. Several archiver processes may
 // share the partitions: the group spreads entries between them.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from '../lua/client.js';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import { keysFor } from '../lua/keys.js';
@@ -230,7 +230,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
 
   const runPartition = async (p: number): Promise<void> => {
     const stream = keysFor(p).events;
-    const reader = redis.duplicate({ connectionName: `parley-archiver-p${p}`, maxRetriesPerRequest: null });
+    const reader = duplicateClient(redis, { name: `parley-archiver-p${p}`, maxRetriesPerRequest: null });
     readers.add(reader);
     reader.on('error', (err: Error) => log.debug({ err, partition: p }, 'reader connection error'));
     let groupReady = false;

@@ -2,7 +2,8 @@
 // into PostgreSQL (consumer.ts) and serves /healthz, /readyz and /metrics. The only file of the
 // archiver that reads process.env.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { connectRedis, describeTarget } from '../lua/client.js';
+import { checkLayout } from '../lua/layout.js';
 import postgres from 'postgres';
 import { loadConfig, safeUrl } from './config.js';
 import { createScripts } from '../lua/scripts.js';
@@ -35,7 +36,7 @@ const sql = postgres(config.databaseUrl, {
   backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
   onnotice: (notice) => log.debug({ notice: notice.message }, 'postgres notice'),
 });
-const redis = new Redis(config.redisUrl, { connectionName: 'parley-archiver' });
+const redis = connectRedis(config.redis, { name: 'parley-archiver' });
 let redisDown = false;
 redis.on('error', (err: Error) => {
   if (!redisDown) log.warn({ err }, 'redis connection error; reconnecting');
@@ -139,6 +140,22 @@ async function startConsuming(): Promise<void> {
   consuming = true;
 }
 
+/** The key layout guard (lua/layout.ts): waits for Redis; data of another layout stops the archiver. */
+async function awaitLayout(): Promise<void> {
+  for (let attempt = 1; !stop.signal.aborted; attempt++) {
+    try {
+      const check = await checkLayout(redis, config.partitions);
+      if (check.ok) return;
+      log.fatal({ partitions: config.partitions }, check.error);
+      process.stderr.write(`archiver: refusing to start: ${check.error}\n`);
+      return shutdown('key layout mismatch', 2);
+    } catch (err) {
+      if (attempt === 1 || attempt % 30 === 0) log.warn({ err }, 'waiting for Redis to check the key layout');
+      await sleep(1000, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  }
+}
+
 let shuttingDown = false;
 async function shutdown(reason: string, code: number): Promise<void> {
   if (shuttingDown) return;
@@ -182,11 +199,12 @@ try {
   metrics.up.set(1);
   log.info(
     {
-      port, postgres: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl), partitions: config.partitions,
+      port, postgres: safeUrl(config.databaseUrl), redis: config.redis.kind === 'single' ? safeUrl(config.redisUrl) : describeTarget(config.redis), partitions: config.partitions,
       consumer: stableConsumerName(config.consumer),
     },
     `archiver listening on port ${port}`,
   );
+  await awaitLayout();
   if (await migrate()) await startConsuming();
 } catch (err) {
   log.fatal({ err }, 'archiver failed to start');

@@ -1,7 +1,7 @@
 // Readiness probes: Redis answers PING and PostgreSQL answers `select 1`, each within a deadline
 // (a down server must turn /readyz to 503 quickly, not hang the probe), the schema is migrated,
 // and the stream consumer is not stuck retrying a batch (PostgreSQL up but refusing writes).
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../lua/client.js';
 import type { Sql } from 'postgres';
 
 export type ReadinessReport = { redis: boolean; postgres: boolean; migrated: boolean; archiving: boolean };

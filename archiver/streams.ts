@@ -1,7 +1,7 @@
 // The Redis Streams commands the archiver uses, with their raw replies parsed here (ioredis hands
 // back the protocol arrays as they are). The consumer group is `archiver` on each partition
 // stream; nothing here acknowledges or trims anything that is not archived.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../lua/client.js';
 import { isZeroId, minStreamId, parseStreamId, streamIdMs } from './stream-id.js';
 
 export const GROUP = 'archiver';

@@ -6,7 +6,7 @@
 // Conversations an agent can no longer see (removed from their inbox, or removed altogether) are
 // unassigned, with an activity message, and go round robin again where the inbox auto-assigns:
 // a customer must never wait on an assignee who cannot open the conversation.
-import type { Redis } from 'ioredis'
+import { publishMethod, type RedisClient as Redis } from '../lua/client.js'
 import { eventFields } from '../lua/codec.js'
 import { keysFor, partitionOf, type PartitionKeys } from '../lua/keys.js'
 import { assignConversationCall, type Scripts } from '../lua/scripts.js'
@@ -99,7 +99,7 @@ export function createAgentAdmin(deps: {
     for (const id of removed) multi.srem(k.inboxAgents(id), agentId)
     for (const id of added) multi.sadd(k.inboxAgents(id), agentId)
     multi.xadd(k.events, '*', ...eventFields('agent.updated', accountId, newUid(), ts, { agent: next, changed }))
-    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: false, inboxIds: [...removed, ...added] }))
+    multi[publishMethod(redis)](k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: false, inboxIds: [...removed, ...added] }))
     await multi.exec()
     // conversations in inboxes it no longer sees (an administrator sees them all) lose it as assignee
     const sees = new Set(await directory.visibleInboxIds(next))
@@ -120,7 +120,7 @@ export function createAgentAdmin(deps: {
     for (const id of agent.inboxIds) multi.srem(k.inboxAgents(id), agentId)
     if (tokens.length > 0) multi.hdel(k.tokens, ...tokens)
     multi.xadd(k.events, '*', ...eventFields('agent.removed', accountId, newUid(), ts, { id: agentId, accountId }))
-    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true, inboxIds: agent.inboxIds }))
+    multi[publishMethod(redis)](k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true, inboxIds: agent.inboxIds }))
     await multi.exec()
     return { released: await release(accountId, agentId, await directory.visibleInboxIds(agent)) }
   }
@@ -134,7 +134,7 @@ export function createAgentAdmin(deps: {
     const multi = redis.multi()
     if (old.length > 0) multi.hdel(k.tokens, ...old)
     multi.hset(k.tokens, sha256(token), `agent:${agentId}`)
-    multi.publish(k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true }))
+    multi[publishMethod(redis)](k.fanout, controlNotice(AGENT_CONTROL, accountId, { agentId, revoked: true }))
     await multi.exec()
     return token
   }

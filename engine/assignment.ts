@@ -1,7 +1,7 @@
 // Auto assignment around the round-robin scripts: assign at creation and reopen, drain the inbox
 // queues when an agent comes online or becomes available, and sweep every queue periodically so
 // capacity freed by a resolve (or anything else) is used within one sweep interval.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { autoAssignCall, drainQueueCall, type Scripts } from '../lua/scripts.js'
 import type { Directory } from './directory.js'

@@ -2,7 +2,7 @@
 // `autoResolveAfterMs` are resolved by the scheduler (lua/autoResolve-3.lua). The setting lives on
 // the inbox hash and in the partition's auto-resolve index the script reads, written with its
 // inbox.updated event in one MULTI.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import { eventFields } from '../lua/codec.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { AppError } from './errors.js'

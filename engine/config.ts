@@ -1,10 +1,16 @@
 // The engine's one config module: a pure parser of an env-like object. Every bad variable is
 // reported at once; main.ts prints them and exits non-zero. Nothing else reads process.env.
 
+import { parseRedisTarget, type RedisTarget } from '../lua/client.js'
+import { DEFAULT_PARTITIONS } from '../lua/keys.js'
+
 export type EngineConfig = {
   readonly host: string
   readonly port: number
+  /** REDIS_URL; '' in cluster mode */
   readonly redisUrl: string
+  /** one instance (REDIS_URL) or a cluster (REDIS_CLUSTER_NODES) */
+  readonly redis: RedisTarget
   /** optional: reports and history beyond the Redis hot tail */
   readonly databaseUrl: string | null
   readonly adminToken: string
@@ -78,8 +84,10 @@ export function loadConfig(env: Env): ConfigResult {
     return raw
   }
 
-  const redisUrl = str('REDIS_URL', undefined)
-  if (redisUrl !== '' && !/^rediss?:\/\//.test(redisUrl)) errors.push('REDIS_URL must start with redis:// or rediss://')
+  const redisParsed = parseRedisTarget(env['REDIS_URL'], env['REDIS_CLUSTER_NODES'], env['REDIS_CLUSTER_PASSWORD'])
+  if ('errors' in redisParsed) errors.push(...redisParsed.errors)
+  const redis: RedisTarget = 'target' in redisParsed ? redisParsed.target : { kind: 'single', url: '' }
+  const redisUrl = redis.kind === 'single' ? redis.url : ''
   const dbUrl = env['DATABASE_URL']
   if (dbUrl !== undefined && dbUrl !== '' && !/^postgres(ql)?:\/\//.test(dbUrl)) errors.push('DATABASE_URL must start with postgres:// or postgresql://')
   const adminToken = str('ADMIN_TOKEN', undefined)
@@ -96,9 +104,10 @@ export function loadConfig(env: Env): ConfigResult {
     host: str('HOST', '0.0.0.0'),
     port: int('PORT', 8080, 0, 65535),
     redisUrl,
+    redis,
     databaseUrl: env['DATABASE_URL'] === undefined || env['DATABASE_URL'] === '' ? null : env['DATABASE_URL'],
     adminToken,
-    partitions: int('PARTITIONS', 16, 1, 1024),
+    partitions: int('PARTITIONS', DEFAULT_PARTITIONS, 1, 1024),
     logLevel,
     nodeId: str('NODE_ID', `n${process.pid}`),
     maxFrameBytes,

@@ -1,7 +1,7 @@
 // Contact profile changes (contact.update, the API channel's contact name): the hash write and its
 // contact.updated event on the partition stream go in one MULTI, as in directory.ts. customAttributes
 // merge into the stored ones (a key set to null is removed); other fields are replaced, null clears.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import { eventFields } from '../lua/codec.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { contactFrom, type Directory } from './directory.js'

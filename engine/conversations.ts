@@ -1,7 +1,7 @@
 // Conversation reads and the access rules shared by every op: an agent sees the conversations of
 // its inboxes (an administrator: all of its account's), a contact only its own. Another account's
 // id is `not_found` (its existence is not revealed); a same-account object out of reach is `forbidden`.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import type { Sql } from 'postgres'
 import { archivedMessage, archivedMessageById, historyBefore } from './archive/history.js'
 import { keysFor, partitionOf } from '../lua/keys.js'

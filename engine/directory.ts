@@ -1,7 +1,7 @@
 // Accounts, inboxes, agents and contacts: their live source of truth is Redis (keys from
 // lua/keys.ts); every change is written together with its event on the partition stream, in one
 // MULTI, so the archiver sees exactly what was written.
-import type { Redis } from 'ioredis'
+import { publishMethod, type RedisClient as Redis } from '../lua/client.js'
 import { eventFields } from '../lua/codec.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { controlNotice, INBOX_CONTROL } from './control.js'
@@ -145,7 +145,7 @@ export function createDirectory(deps: {
       .hset(k.websites, inbox.websiteToken, inbox.id)
       .hset(k.tokens, sha256(apiToken), `api:${inbox.id}`)
       .xadd(k.events, '*', ...eventFields('inbox.created', accountId, newUid(), inbox.createdAt, archived))
-      .publish(k.fanout, controlNotice(INBOX_CONTROL, accountId, { inboxId: inbox.id }))
+      [publishMethod(redis)](k.fanout, controlNotice(INBOX_CONTROL, accountId, { inboxId: inbox.id }))
       .exec()
     return { inbox, apiToken }
   }

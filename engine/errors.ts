@@ -16,7 +16,11 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err
   const message = err instanceof Error ? err.message : String(err)
   if (/Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|max retries|MaxRetriesPerRequest|LOADING|READONLY|Command timed out|enableOfflineQueue/i.test(message)) {
-    return new AppError('unavailable', 'the data store is unreachable, try again')
+    return new AppError('unavailable', 'the data store is unreachable, try again', { retryAfterMs: 1000 })
+  }
+  // a cluster failing over or moving a slot (after lua/scripts.ts waited for it), or no node reachable
+  if (/^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|ClusterAllFailedError/.test(message)) {
+    return new AppError('unavailable', 'the data store is failing over or moving this data, try again', { retryAfterMs: 1000 })
   }
   return new AppError('internal', 'internal error')
 }

@@ -7,7 +7,7 @@
 // Work is bounded per tick (`batch` candidates per partition); a per-list offset moves the sweep
 // past candidates that stay (not archived yet, recently rehydrated) so they never starve the rest.
 // The same pass counts the conversations held in Redis (status-list cardinalities) for /metrics.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import type { Sql } from 'postgres'
 import client, { type Registry } from 'prom-client'
 import { keysFor } from '../lua/keys.js'

@@ -1,7 +1,8 @@
 // The engine's composition root: config → native uWS → Redis clients → engine → listen.
 // WORKERS > 1 makes this process a primary that forks that many engines on one port (workers.ts).
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
+import { connectRedis, type RedisClient } from '../lua/client.js'
+import { checkLayout } from '../lua/layout.js'
 import postgres from 'postgres'
 import { loadConfig } from './config.js'
 import { createLogger } from './log.js'
@@ -9,6 +10,23 @@ import { createMetrics } from './metrics.js'
 import { createEngine } from './server.js'
 import { loadNativeUws, NativeUwsError } from './uws.js'
 import { runWorkers, type ListeningNotice } from './workers.js'
+import type { Logger } from './log.js'
+
+/** The key layout guard (lua/layout.ts): waits for Redis, exits 2 on data of another layout. */
+async function awaitLayout(redis: RedisClient, partitions: number, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const check = await checkLayout(redis, partitions)
+      if (check.ok) return
+      log.fatal({ partitions }, check.error)
+      process.stderr.write(`parley engine: refusing to start: ${check.error}\n`)
+      process.exit(2)
+    } catch (err) {
+      if (attempt === 1 || attempt % 30 === 0) log.warn({ err: (err as Error).message }, 'waiting for Redis to check the key layout')
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const loaded = loadConfig(process.env)
@@ -34,10 +52,12 @@ async function main(): Promise<void> {
     process.stderr.write(`parley engine: ${err.message}\n`)
     process.exit(3)
   }
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, connectionName: `parley-engine-${config.nodeId}` })
-  const limiterRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `parley-rl-${config.nodeId}` })
-  const sub = new Redis(config.redisUrl, { connectionName: `parley-sub-${config.nodeId}` })
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, name: `parley-engine-${config.nodeId}` })
+  const limiterRedis = connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, name: `parley-rl-${config.nodeId}` })
+  // one instance: the classic subscriber; a cluster uses shard subscribers instead (engine/sharded-feed.ts)
+  const sub = connectRedis(config.redis, { name: `parley-sub-${config.nodeId}`, lazyConnect: config.redis.kind === 'cluster' })
   for (const client of [redis, limiterRedis, sub]) client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'))
+  await awaitLayout(redis, config.partitions, log)
 
   // the library's default reconnect backoff waits up to 20 s; 1 s keeps reports/history snappy after an outage
   const sql = config.databaseUrl === null ? null : postgres(config.databaseUrl, {

@@ -2,7 +2,7 @@
 // connections heartbeat on connect and on the server's ping cycle, batched per agent; an agent is
 // online while any of its connections on any node heartbeats within the grace window; the sweeper
 // takes agents offline after it. Disconnecting removes only that connection's entry.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../lua/client.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { presenceBeatCall, presenceSweepCall, type Scripts } from '../lua/scripts.js'
 

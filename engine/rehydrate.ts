@@ -8,7 +8,7 @@
 // Only a `resolved` row is restored: that is the only state eviction removes, so a missing hash of
 // an open conversation (lost Redis data) stays not_found instead of coming back from a stale row.
 import type { Sql } from 'postgres'
-import { keysFor, partitionOf } from '../lua/keys.js'
+import { keysFor, partitionOf, partitionOfKey } from '../lua/keys.js'
 import { rehydrateContactCall, rehydrateConversationCall, type Scripts } from '../lua/scripts.js'
 import { archivedContacts, contactHashFromRow } from './archive/contacts.js'
 import { archivedConversations, archivedTail, hashFromRow } from './archive/conversations.js'
@@ -125,7 +125,7 @@ const CONVERSATION_SCRIPTS = new Set([
   'appendMessage', 'setConversationStatus', 'markSeen', 'rateConversation', 'updateConversation', 'assignConversation', 'autoAssign',
   'updateMessage',
 ])
-const CONVERSATION_KEY = /^\{p(\d+)\}:conv:(cv_[A-Za-z0-9_-]{22})$/
+const CONVERSATION_KEY = /^\{[^}]*\}:conv:(cv_[A-Za-z0-9_-]{22})$/
 
 /** `scripts` whose conversation scripts, on "not found", restore the conversation and run once more. */
 export function withRehydration(scripts: Scripts, rehydrator: Rehydrator): Scripts {
@@ -135,7 +135,8 @@ export function withRehydration(scripts: Scripts, rehydrator: Rehydrator): Scrip
       const reply = await scripts.run(call)
       if (reply[0] !== -1 || !CONVERSATION_SCRIPTS.has(call.name)) return reply
       const m = CONVERSATION_KEY.exec(call.keys[0] ?? '')
-      if (m === null || !(await rehydrator.restore(Number(m[1]), m[2] as string))) return reply
+      const p = partitionOfKey(call.keys[0] ?? '')
+      if (m === null || p === null || !(await rehydrator.restore(p, m[1] as string))) return reply
       return scripts.run(call)
     },
   }

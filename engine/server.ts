@@ -1,5 +1,7 @@
 // Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
-import type { Redis } from 'ioredis'
+import { isCluster, type RedisClient as Redis } from '../lua/client.js'
+import type { Redis as IORedis } from 'ioredis'
+import { createShardedFeed } from './fanout/sharded-feed.js'
 import type { Sql } from 'postgres'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
@@ -8,6 +10,7 @@ import { createDirectory } from './directory.js'
 import { registerAdminRoutes } from './http/admin.js'
 import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
+import { registerSdkRoute } from './http/sdk.js'
 import { createScheduler } from './scheduler.js'
 import { setInboxAutoResolve } from './auto-resolve.js'
 import { setInboxBusinessHours } from './reports/business-hours.js'
@@ -156,7 +159,10 @@ export function createEngine(deps: EngineDeps) {
 
   const follow = createFollow({ directory, presence, sockets, fanout: () => fanout, partitions: config.partitions })
   const fanout = createFanout({
-    feed: createPubsubFeed({ sub: deps.sub, channels: Array.from({ length: config.partitions }, (_, p) => keysFor(p).fanout), log }),
+    // one instance: classic SUBSCRIBE on one connection; a cluster: one SSUBSCRIBE per partition on its master
+    feed: isCluster(redis)
+      ? createShardedFeed({ cluster: redis, partitions: config.partitions, log, nodeId: config.nodeId, password: config.redis.kind === 'cluster' ? config.redis.password : null })
+      : createPubsubFeed({ sub: deps.sub as IORedis, channels: Array.from({ length: config.partitions }, (_, p) => keysFor(p).fanout), log }),
     redis, partitions: config.partitions, log, deliver: sockets.deliver,
     onPresence: (n) => { follow.onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
     onControl: (n) => { follow.onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
@@ -180,6 +186,7 @@ export function createEngine(deps: EngineDeps) {
   app.ws('/ws/widget', { ...wsBehavior, upgrade: upgrader.handler('contact') })
 
   registerHealthRoutes(app, { metrics, checkReady })
+  registerSdkRoute(app)
   registerAdminRoutes(app, {
     sql: deps.sql,
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
@@ -233,6 +240,7 @@ export function createEngine(deps: EngineDeps) {
     sockets.closeAll(CLOSE.reconnect, 'server restarting: reconnect and resume')
     const deadline = Date.now() + config.shutdownGraceMs
     while (sockets.live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await fanout.stop()
   }
 
   return { app, listen, shutdown, directory, presence, sockets, fanout, scripts, eviction }

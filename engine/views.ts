@@ -1,5 +1,6 @@
 // Protocol objects built from Redis state (the TS twin of conv_view in lua/_lib.lua).
 import type { Role } from './protocol.js'
+import type { Conversation as WireConversation } from './wire.js'
 
 export type Conversation = Record<string, unknown> & { id: string; accountId: string; inboxId: string; contactId: string; status: string }
 export type Message = Record<string, unknown> & { id: string; private: boolean; type: string; createdAt: number; sender: { type: string; id: string | null } }
@@ -9,7 +10,9 @@ const NUMBERS = new Set(['displayId', 'waitingSince', 'firstReplyCreatedAt', 'la
 const JSONS = new Set(['customAttributes', 'additionalAttributes', 'rating'])
 export const CONVERSATION_FIELDS = ['id', 'displayId', 'accountId', 'inboxId', 'contactId', 'status', 'priority', 'assigneeId',
   'waitingSince', 'firstReplyCreatedAt', 'lastActivityAt', 'agentLastSeenAt', 'assigneeLastSeenAt', 'contactLastSeenAt',
-  'snoozedUntil', 'unreadCount', 'customAttributes', 'additionalAttributes', 'branch', 'region', 'rating', 'createdAt'] as const
+  'snoozedUntil', 'unreadCount', 'customAttributes', 'additionalAttributes', 'branch', 'region', 'rating', 'createdAt'] as const satisfies readonly (keyof WireConversation)[]
+/** compile-time: every field of the protocol's Conversation (engine/wire.ts) is built here */
+export const allConversationFields: Exclude<keyof WireConversation, (typeof CONVERSATION_FIELDS)[number]> extends never ? true : never = true
 
 export function conversationFromHash(h: Record<string, string>): Conversation | null {
   if (h['id'] === undefined || h['accountId'] === undefined) return null

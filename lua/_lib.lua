@@ -1,5 +1,7 @@
 -- Shared prelude, prepended by lua/scripts.ts to every script (one copy per script body, so each
--- script stays self-contained for EVALSHA). Helpers only: no key access of its own.
+-- script stays self-contained for EVALSHA). Helpers only: no key access of its own. scripts.ts
+-- puts lines before it: `local PUBLISH = 'PUBLISH'` (one instance) or 'SPUBLISH' (a cluster: a
+-- shard channel in the partition's slot), and NOTICE_LOG_MS.
 local rcall = redis.call
 local NULL = cjson.null
 
@@ -55,15 +57,24 @@ local function conv_view(h)
   return c
 end
 
+-- are all these keys among the script's KEYS? (a script that writes a key it did not declare
+-- is aborted half-way by Redis Cluster when that key's slot is migrating and the key has moved)
+local function all_declared(keys)
+  local declared = {}
+  for _, k in ipairs(KEYS) do declared[k] = true end
+  for _, k in ipairs(keys) do if not declared[k] then return false end end
+  return true
+end
+
 -- key of the inbox's conversation list for one status (mirrors keys.ts inboxStatusList)
 local function status_list(convKey, inboxId, status)
-  local tag = string.match(convKey, '^({p%d+})')
+  local tag = string.match(convKey, '^({[^}]*})')
   return tag .. ':inbox:' .. inboxId .. ':st:' .. status
 end
 
 -- an agent's open assigned conversations (its load for maxConversations), mirrors keys.ts agentOpen
 local function agent_open_key(convKey, agentId)
-  return string.match(convKey, '^({p%d+})') .. ':agent:' .. agentId .. ':open'
+  return string.match(convKey, '^({[^}]*})') .. ':agent:' .. agentId .. ':open'
 end
 
 -- moves a conversation between status lists, scored by lastActivityAt, and keeps the assignee's
@@ -102,7 +113,7 @@ local function publish(logKey, etype, h, private, data)
     notice_minid = tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - NOTICE_LOG_MS)
   end
   local id = rcall('XADD', logKey, 'MINID', '~', notice_minid, '*', 'n', body)
-  rcall('PUBLISH', string.sub(logKey, 1, -5), id .. ' ' .. body)
+  rcall(PUBLISH, string.sub(logKey, 1, -5), id .. ' ' .. body)
 end
 
 -- createdAt of the newest message in the conversation log (0 for an empty log): the hash's

@@ -21,7 +21,7 @@ if a.expectedAssigneeId and a.expectedAssigneeId ~= current then
 end
 if a.assigneeId ~= '' and rcall('SISMEMBER', KEYS[3], a.assigneeId) == 0 then return { -2 } end
 if a.assigneeId == current then return { 2, cjson.encode(conv_view(h)) } end
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local text
 if a.assigneeId == '' then text = 'Conversation unassigned by ' .. a.actorName
 elseif a.assigneeId == a.actorId then text = a.actorName .. ' self-assigned this conversation'

@@ -19,7 +19,7 @@
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 if h.status ~= 'open' or (h.assigneeId and h.assigneeId ~= '') then
   rcall('ZREM', KEYS[7], h.id)
   return { 0, cjson.encode(conv_view(h)) }

@@ -9,7 +9,7 @@
 --   <tag>:conv:<id> (hash), <tag>:conv:<id>:log (stream).
 -- Reply: { 1, resolved }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 
 -- "3 days", "2 hours", "90 minutes", "30 seconds": the window as the activity message says it
 local function span(ms)

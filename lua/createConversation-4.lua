@@ -7,7 +7,7 @@
 -- Derived keys (same hash tag): <tag>:conv:<id> (hash), <tag>:inbox:<inboxId>:st:<status> (zset).
 -- Reply: { 1, conversationJSON } created | { 2, conversationJSON } existing open/pending/snoozed one
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[2], '^({p%d+})')
+local tag = string.match(KEYS[2], '^({[^}]*})')
 
 local existing = rcall('GET', KEYS[2])
 if existing then

@@ -12,7 +12,7 @@
 --   <tag>:agent:<id>:open, <tag>:queues.
 -- Reply: { 1, assignedCount, remaining }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local assigned = 0
 local n = 0
 for _, convId in ipairs(rcall('ZRANGE', KEYS[1], 0, a.limit - 1)) do

@@ -25,7 +25,7 @@ if touched >= a.cutoff then return { 2, 'recent' } end
 
 if not same_hash(h, a.expected) then return { 2, 'changed' } end
 
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 for _, inboxId in ipairs(rcall('SMEMBERS', KEYS[4])) do
   if rcall('EXISTS', tag .. ':contact:' .. h.id .. ':inbox:' .. inboxId .. ':conv') == 1 then return { 2, 'active' } end
 end

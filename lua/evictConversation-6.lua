@@ -27,7 +27,7 @@ if (tonumber(h.lastActivityAt) or 0) >= a.cutoff or (tonumber(h.rehydratedAt) or
 if not same_hash(h, a.expected) then return { 2, 'changed' } end
 
 -- writes start here
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 rcall('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[1] .. ':edits')
 rcall('ZREM', KEYS[5], h.id)
 for _, st in ipairs({ 'open', 'pending', 'snoozed', 'resolved' }) do rcall('ZREM', status_list(KEYS[1], h.inboxId, st), h.id) end

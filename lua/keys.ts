@@ -1,6 +1,8 @@
 // The only place Redis key and channel names are built. Every key carries the partition hash tag
-// `{p<N>}` of the account it belongs to, so every key one operation touches sits in one slot
-// (Redis Cluster works unchanged) and a partition is the unit of archiving and scale-out.
+// `{p<N>.<x>}` of the account it belongs to (lua/slot.ts: placed so partitions spread evenly over
+// the masters of a cluster), so every key one operation touches sits in one slot and a partition
+// is the unit of archiving and scale-out. The Lua scripts take the tag generically: `^({[^}]*})`.
+import { partitionTagText } from './slot.js'
 
 /** FNV-1a 32-bit: a stable, dependency-free hash; the partition of an account never changes. */
 export function fnv1a(text: string): number {
@@ -12,13 +14,35 @@ export function fnv1a(text: string): number {
   return h >>> 0
 }
 
+/**
+ * PARTITIONS when unset (engine and archiver alike). 64 spreads within one partition of even over
+ * any number of masters (21/21/22 on 3, 2 each on 32) and costs little idle (README "Partitions").
+ */
+export const DEFAULT_PARTITIONS = 64
+
 export function partitionOf(accountId: string, partitions: number): number {
   return fnv1a(accountId) % partitions
 }
 
 export function tag(partition: number): string {
+  return `{${partitionTagText(partition)}}`
+}
+
+/** The partition number of a key built here (its tag `{p<N>.…}`), or null. */
+export function partitionOfKey(key: string): number | null {
+  const m = /^\{p(\d+)\.[0-9a-z]+\}/.exec(key)
+  if (m === null) return null
+  const p = Number(m[1])
+  return key.startsWith(`${tag(p)}:`) ? p : null
+}
+
+/** Partition tags before 0.2 (`{p<N>}`, one instance only): their keys are refused at start (lua/layout.ts). */
+export function legacyTag(partition: number): string {
   return `{p${partition}}`
 }
+
+/** string: the key layout this Redis (or cluster) holds, `{"tags":…,"partitions":…}` (lua/layout.ts) */
+export const LAYOUT_KEY = 'parley:layout'
 
 /** Keys of one partition. `p` is the partition number. */
 export function keysFor(p: number) {

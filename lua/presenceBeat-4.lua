@@ -14,7 +14,7 @@ for _, connId in ipairs(a.connIds) do rcall('ZADD', KEYS[2], a.now, a.agentId ..
 rcall('ZADD', KEYS[1], a.now, a.agentId)
 rcall('ZADD', KEYS[3], a.now, a.accountId .. '|' .. a.agentId)
 if before and tonumber(before) > a.now - a.graceMs then return { 0 } end
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local av = rcall('HGET', tag .. ':acct:' .. a.accountId .. ':availability', a.agentId) or 'online'
 publish(KEYS[4], 'presence.updated', { accountId = a.accountId, inboxId = '', contactId = '' }, true,
   { agent = { id = a.agentId, accountId = a.accountId, online = true, availability = av } })

@@ -7,7 +7,7 @@
 -- Derived keys: <tag>:acct:<accountId>:presence, :conns, :availability.
 -- Reply: { 1, wentOfflineCount, "<accountId>|<agentId>"... }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local cutoff = a.now - a.graceMs
 local out = { 1, 0 }
 for _, member in ipairs(rcall('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, a.limit)) do

@@ -10,7 +10,7 @@ local a = cmsgpack.unpack(ARGV[1])
 if rcall('EXISTS', KEYS[1]) == 1 then return { 2, '' } end
 if a.identifier ~= '' then
   local holder = rcall('HGET', KEYS[3], a.identifier)
-  if holder and holder ~= a.id and rcall('EXISTS', string.match(KEYS[1], '^({p%d+})') .. ':contact:' .. holder) == 1 then
+  if holder and holder ~= a.id and rcall('EXISTS', string.match(KEYS[1], '^({[^}]*})') .. ':contact:' .. holder) == 1 then
     return { 0, 'identifier taken' }
   end
   rcall('HSET', KEYS[3], a.identifier, a.id)

@@ -3,7 +3,7 @@
 // typed wrapper. The keys/args builders are pure, so tests check them without Redis.
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Redis } from 'ioredis'
+import { isCluster, type RedisClient as Redis } from './client.js'
 import { Packr } from 'msgpackr'
 import { NOTICE_LOG_MS } from './codec.js'
 import { hashTagOf, type PartitionKeys } from './keys.js'
@@ -13,12 +13,24 @@ const packr = new Packr({ useRecords: false })
 /** lua/ at the project root (this file runs as dist/lua/scripts.js). */
 export const LUA_DIR = fileURLToPath(new URL('../../lua/', import.meta.url))
 
-export type ScriptCall = { readonly name: string; readonly keys: string[]; readonly args: (string | Buffer)[] }
+export type ScriptCall = {
+  readonly name: string; readonly keys: string[]; readonly args: (string | Buffer)[]
+  /** scripts that declare the derived keys they write from a guess (appendMessage): see run() */
+  readonly declare?: Declare
+}
+
+/** What a conversation script needs to know to declare the derived keys it writes. */
+export type DeclaredHint = { inboxId: string; status: string; assigneeId: string }
+type Declare = { rebuild(hint: DeclaredHint): ScriptCall; hintOf(reply: unknown[]): DeclaredHint | null }
+
+/** A script's answer when the derived keys it was given are not the ones it needs (nothing written). */
+export const NEEDS_KEYS = -9
 
 type Source = { name: string; numberOfKeys: number; lua: string }
 
-export function loadScriptSources(dir = LUA_DIR): Source[] {
-  const lib = `local NOTICE_LOG_MS = ${NOTICE_LOG_MS}\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
+/** `publish`: the fan-out command the scripts use (lua/client.ts publishCommand). */
+export function loadScriptSources(dir = LUA_DIR, publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH'): Source[] {
+  const lib = `local PUBLISH = '${publish}'\nlocal NOTICE_LOG_MS = ${NOTICE_LOG_MS}\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
   return readdirSync(dir)
     .filter((f) => /^[a-z][A-Za-z]*-\d+\.lua$/.test(f))
     .map((file) => {
@@ -30,7 +42,7 @@ export function loadScriptSources(dir = LUA_DIR): Source[] {
 /** Registers every script on a client. */
 export function defineScripts(redis: Redis, dir = LUA_DIR): ReadonlyMap<string, number> {
   const counts = new Map<string, number>()
-  for (const s of loadScriptSources(dir)) {
+  for (const s of loadScriptSources(dir, isCluster(redis) ? 'SPUBLISH' : 'PUBLISH')) {
     redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua })
     counts.set(s.name, s.numberOfKeys)
   }
@@ -66,35 +78,127 @@ export type AppendMessageInput = {
   echoId: string | null; sourceId: string | null; now: number; uid: string; reopenUid: string; floodLimit: number
   hotTail: number; dedupeTtlMs: number; sourceTtlMs: number
 }
-export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput): ScriptCall {
+export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given: DeclaredHint | null = null): ScriptCall {
   const { conversationId, inboxId, ...rest } = a
+  // no state known yet: a conversation of a known inbox is most likely open and unassigned
+  const hint = given ?? (inboxId !== null ? { inboxId, status: 'open', assigneeId: '' } : null)
   const argv: Record<string, unknown> = {}
   for (const [f, v] of Object.entries(rest)) if (v !== null) argv[f] = v
+  const conv = k.conversation(conversationId)
+  const contact = a.senderType === 'contact'
+  // the derived keys it will write, from the last known state (KEYS[1] where none or unknown)
+  const list = hint === null ? conv : k.inboxStatusList(hint.inboxId, hint.status)
+  const reopens = hint !== null && contact && (hint.status === 'resolved' || hint.status === 'snoozed')
   return {
     name: 'appendMessage',
+    // optional keys the call will not use are KEYS[1] again: see the script's header (TRYAGAIN)
     keys: [
-      k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.conversationEchoes(conversationId),
-      a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : k.sourceDedupe('-', '-'),
-      k.conversationFlood(conversationId), k.snoozed, k.notices,
+      conv, k.conversationLog(conversationId), k.events,
+      a.echoId !== null ? k.conversationEchoes(conversationId) : conv,
+      a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : conv,
+      contact ? k.conversationFlood(conversationId) : conv,
+      k.notices,
+      list,
+      reopens ? k.inboxStatusList(hint.inboxId, 'open') : conv,
+      hint !== null && hint.assigneeId !== '' ? k.agentOpen(hint.assigneeId) : conv,
+      reopens && hint.status === 'snoozed' ? k.snoozed : conv,
     ],
     args: [pack(argv)],
+    declare: { rebuild: (h) => appendMessageCall(k, a, h), hintOf: (reply) => hintOfConversation(reply[2]) },
   }
+}
+
+/** The hint from a conversation JSON a script answered with. */
+function hintOfConversation(raw: unknown): DeclaredHint | null {
+  if (typeof raw !== 'string' || !raw.startsWith('{')) return null
+  const c = JSON.parse(raw) as { inboxId?: unknown; status?: unknown; assigneeId?: unknown }
+  if (typeof c.inboxId !== 'string' || typeof c.status !== 'string') return null
+  return { inboxId: c.inboxId, status: c.status, assigneeId: typeof c.assigneeId === 'string' ? c.assigneeId : '' }
 }
 
 // ---- calling --------------------------------------------------------------------------------
 
+/**
+ * The error Redis answers, before running anything, while the slot of a call is being migrated
+ * and one of its declared keys has moved or does not exist: TRYAGAIN (also as the last error of
+ * ioredis giving up on its own ~1.6 s of redirections). CLUSTERDOWN (a master lost, no replica
+ * promoted yet: seconds) is not waited out here: ioredis retries it ~1.6 s, then the op answers
+ * `unavailable` with retryAfterMs and the client comes back.
+ */
+export function isSettling(err: unknown): boolean {
+  const m = err instanceof Error ? err.message : String(err)
+  return /^TRYAGAIN\b/.test(m) || /Too many Cluster redirections.*TRYAGAIN/s.test(m)
+}
+
+export type SettleRetry = { boundMs: number; firstDelayMs: number; maxDelayMs: number }
+
+/** Moving a slot of a few thousand keys takes 0.3–2.4 s: writes to it wait up to 10 s. */
+export const SETTLE_RETRY: SettleRetry = { boundMs: 10_000, firstDelayMs: 25, maxDelayMs: 500 }
+
+/**
+ * Runs `attempt` again, with backoff, while it fails with a settling error (never ran, so a repeat
+ * is safe) and the bound allows; the last error is thrown after it (the engine answers it as
+ * `unavailable` with retryAfterMs).
+ */
+export async function untilSettled<T>(attempt: () => Promise<T>, retry: SettleRetry = SETTLE_RETRY): Promise<T> {
+  const deadline = Date.now() + retry.boundMs
+  for (let delay = retry.firstDelayMs; ; delay = Math.min(delay * 2, retry.maxDelayMs)) {
+    try {
+      return await attempt()
+    } catch (err) {
+      if (!isSettling(err) || Date.now() + delay > deadline) throw err
+      await new Promise((r) => setTimeout(r, delay))
+    }
+  }
+}
+
 export type Observe = (script: string, seconds: number) => void
 
-export function createScripts(redis: Redis, observe: Observe = () => {}) {
-  const counts = defineScripts(redis)
+/** Conversations whose declared-keys hint is remembered (most recent first out when full). */
+const HINTS_KEPT = 50_000
 
-  async function run(call: ScriptCall): Promise<unknown[]> {
+export function createScripts(redis: Redis, observe: Observe = () => {}, retry: SettleRetry = SETTLE_RETRY) {
+  const counts = defineScripts(redis)
+  /** KEYS[1] of a declaring call -> the hint its last reply gave */
+  const hints = new Map<string, DeclaredHint>()
+  const remember = (key: string, hint: DeclaredHint) => {
+    hints.delete(key)
+    hints.set(key, hint)
+    if (hints.size > HINTS_KEPT) for (const oldest of hints.keys()) { hints.delete(oldest); break }
+  }
+
+  /**
+   * Runs a call. A declaring call starts from the hint its conversation's last reply left; when the
+   * script answers NEEDS_KEYS it is rebuilt from the hint in that answer and run again (it wrote
+   * nothing), so a guess costs one round trip more only when the conversation changed elsewhere.
+   */
+  async function run(first: ScriptCall): Promise<unknown[]> {
+    const declare = first.declare
+    if (declare === undefined) return runOnce(first)
+    const key = first.keys[0] ?? ''
+    const known = hints.get(key)
+    let call = known === undefined ? first : declare.rebuild(known)
+    for (let round = 0; ; round++) {
+      const reply = await runOnce(call)
+      if (reply[0] === NEEDS_KEYS && round < 3 && typeof reply[1] === 'string') {
+        const hint = JSON.parse(reply[1]) as DeclaredHint
+        remember(key, hint)
+        call = declare.rebuild(hint)
+        continue
+      }
+      const hint = declare.hintOf(reply)
+      if (hint !== null) remember(key, hint)
+      return reply
+    }
+  }
+
+  async function runOnce(call: ScriptCall): Promise<unknown[]> {
     const expected = counts.get(call.name)
     if (expected !== call.keys.length) throw new Error(`script ${call.name} takes ${expected} keys, got ${call.keys.length}`)
     const fn = (redis as unknown as Record<string, (...a: (string | Buffer)[]) => Promise<unknown>>)[call.name]
     if (fn === undefined) throw new Error(`script ${call.name} is not loaded`)
     const start = process.hrtime.bigint()
-    const reply = await fn.call(redis, ...call.keys, ...call.args)
+    const reply = await untilSettled(() => fn.call(redis, ...call.keys, ...call.args), retry)
     observe(call.name, Number(process.hrtime.bigint() - start) / 1e9)
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw new Error(`script ${call.name} replied with an unexpected shape`)
     return reply

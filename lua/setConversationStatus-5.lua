@@ -48,7 +48,7 @@ set_list(KEYS[1], h, a.status, a.now)
 
 -- a resolved conversation brought back becomes the contact's current one, unless another is active
 if old == 'resolved' then
-  local tag = string.match(KEYS[1], '^({p%d+})')
+  local tag = string.match(KEYS[1], '^({[^}]*})')
   local pointer = tag .. ':contact:' .. h.contactId .. ':inbox:' .. h.inboxId .. ':conv'
   local current = rcall('GET', pointer)
   if current ~= h.id then

@@ -10,7 +10,7 @@
 -- Reply: { 1, claimed (entries taken off the schedule), woken (conversations reopened),
 --          wokenJSON ([{ id, accountId, inboxId, assigneeId }] of the reopened ones; '[]' when none) }
 local a = cmsgpack.unpack(ARGV[1])
-local tag = string.match(KEYS[1], '^({p%d+})')
+local tag = string.match(KEYS[1], '^({[^}]*})')
 local due = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', a.now, 'WITHSCORES', 'LIMIT', 0, a.limit)
 local woken = {}
 for i = 1, #due, 2 do

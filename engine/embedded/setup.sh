@@ -31,6 +31,8 @@ find_pg() {
 missing=()
 find_redis >/dev/null || missing+=(redis-server)
 find_pg >/dev/null || missing+=(postgresql)
+# headless Chromium for the client SDK's real-browser test (test/engine/client/browser.test.ts)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: missing: ${missing[*]}"

@@ -1,5 +1,5 @@
 // `npm start` composition root: with no REDIS_URL / DATABASE_URL it runs a
-// local redis-server and postgres under <repo>/.data (reused by the next start),
+// local redis-server (EMBEDDED_REDIS_CLUSTER=3: a 3-master cluster) and postgres under <repo>/.data (reused by the next start),
 // migrates, then runs one engine and one archiver. Ctrl-C stops them all, in order.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { describeExit, spawnManaged, type ExitInfo, type ManagedChild } from './
 import { preferredOrFreePort } from './ports.js';
 import { startPostgres } from './postgres.js';
 import { startRedis } from './redis.js';
+import { startRedisCluster } from './cluster.js';
 import { findRepoRoot } from './repo-root.js';
 
 const WORKER_STOP_MS = 10_000;
@@ -72,6 +73,29 @@ async function embeddedRedis(): Promise<string> {
   watch({ name: 'redis-server', exited: redis.exited, stop: redis.stop });
   log.info({ url: redis.url, dir, logFile, pid: redis.pid }, `redis listening on ${redis.url}`);
   return redis.url;
+}
+
+/**
+ * EMBEDDED_REDIS_CLUSTER=<masters>: a local cluster under .data/redis-cluster (one replica per
+ * master) on EMBEDDED_REDIS_CLUSTER_PORT.. (default 17000; bus ports +10000). The ports are part of
+ * the cluster's state (nodes.conf): a later start reuses them, so they must be free.
+ */
+async function embeddedCluster(raw: string): Promise<string> {
+  const masters = Number(raw);
+  if (!Number.isInteger(masters) || masters < 3 || masters > 16) {
+    throw new Error(`EMBEDDED_REDIS_CLUSTER must be a number of masters from 3 to 16, got "${raw}"`);
+  }
+  const base = envPort('EMBEDDED_REDIS_CLUSTER_PORT', 17000);
+  const ports = Array.from({ length: masters * 2 }, (_, i) => ({ port: base + i, busPort: base + 10000 + i }));
+  if (ports.some((p) => p.busPort > 65535)) throw new Error('EMBEDDED_REDIS_CLUSTER_PORT is too high for its bus ports (+10000)');
+  const dir = join(dataDir, 'redis-cluster');
+  const cluster = await startRedisCluster({ dir, masters, replicasPerMaster: 1, ports, logs: true });
+  for (const n of cluster.nodes) {
+    servers.push({ name: `redis-server:${n.port}`, exited: n.exited, stop: n.stop });
+    watch({ name: `redis-server:${n.port}`, exited: n.exited, stop: n.stop });
+  }
+  log.info({ nodes: cluster.seeds, dir }, `redis cluster of ${masters} masters + ${masters} replicas on ${cluster.seeds}`);
+  return cluster.seeds;
 }
 
 async function createDatabase(adminUrl: string, name: string): Promise<void> {
@@ -141,14 +165,17 @@ function node(name: string, script: string, childEnv: NodeJS.ProcessEnv): Manage
 
 async function start(): Promise<void> {
   await mkdir(dataDir, { recursive: true });
-  const redisUrl = env.REDIS_URL?.trim() || (await embeddedRedis());
-  if (env.REDIS_URL?.trim()) log.info({ url: safeUrl(redisUrl) }, 'using REDIS_URL; no embedded redis');
+  const clusterMasters = env.EMBEDDED_REDIS_CLUSTER?.trim();
+  const external = env.REDIS_URL?.trim() || env.REDIS_CLUSTER_NODES?.trim();
+  const clusterSeeds = !external && clusterMasters ? await embeddedCluster(clusterMasters) : env.REDIS_CLUSTER_NODES?.trim() ?? '';
+  const redisUrl = clusterSeeds !== '' ? '' : env.REDIS_URL?.trim() || (await embeddedRedis());
+  if (external) log.info({ url: env.REDIS_URL ? safeUrl(redisUrl) : clusterSeeds }, 'using REDIS_URL / REDIS_CLUSTER_NODES; no embedded redis');
   if (stopping) return;
   const databaseUrl = env.DATABASE_URL?.trim() || (await embeddedPostgres());
   if (env.DATABASE_URL?.trim()) log.info({ url: safeUrl(databaseUrl) }, 'using DATABASE_URL; no embedded postgres');
   if (stopping) return;
   const token = await adminToken();
-  const shared = { ...env, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, ADMIN_TOKEN: token };
+  const shared = { ...env, REDIS_URL: redisUrl, REDIS_CLUSTER_NODES: clusterSeeds, DATABASE_URL: databaseUrl, ADMIN_TOKEN: token };
 
   const migrate = node('migrate', 'dist/archiver/migrate-cli.js', shared);
   const migrated = await migrate.exited;

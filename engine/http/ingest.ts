@@ -2,7 +2,7 @@
 // API token. Finds or creates the contact by identifier, reuses the contact's open conversation in
 // the inbox or opens one, and appends the message as the contact's. `sourceId` is unique per inbox:
 // a repeat returns the first message (and its conversation) and writes nothing.
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../../lua/client.js'
 import type { Sql } from 'postgres'
 import type { TemplatedApp } from 'uWebSockets.js'
 import { appendMessageCall, createConversationCall, json, type Scripts } from '../../lua/scripts.js'

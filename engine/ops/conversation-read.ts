@@ -2,6 +2,7 @@
 import { AppError } from '../errors.js'
 import { parseStreamId } from '../conversations.js'
 import { optInt } from '../validate.js'
+import { contactConversationView } from '../views.js'
 import type { OpDeps } from './deps.js'
 import type { Op } from './types.js'
 
@@ -24,10 +25,11 @@ export const resume: Op<OpDeps> = {
   },
 }
 
+/** Contacts may read their own conversations, in the contact's view (what a reconnecting widget resyncs from). */
 export const conversationGet: Op<OpDeps> = {
-  roles: ['agent'],
+  roles: ['agent', 'contact'],
   run: async (deps, conn, frame) => {
     const { msgCount: _m, updCount: _u, ...conversation } = await deps.reader.reachable(conn, frame['conversationId'])
-    return { conversation }
+    return { conversation: conn.role === 'contact' ? contactConversationView(conversation) : conversation }
   },
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient as Redis } from '../../lua/client.js'
 import type { Scripts } from '../../lua/scripts.js'
 import type { EngineConfig } from '../config.js'
 import type { ConversationReader } from '../conversations.js'

@@ -15,8 +15,10 @@ import { search } from './search.js'
 import { seen } from './seen.js'
 import type { Op } from './types.js'
 import { typing } from './typing.js'
+import type { OpName } from '../wire.js'
 
-export const ops: Readonly<Record<string, Op<OpDeps>>> = {
+// keyed by engine/wire.ts `Ops`: the compiler keeps the registry and the protocol's types in step
+export const ops: Readonly<Record<string, Op<OpDeps>> & Record<OpName, Op<OpDeps>>> = {
   ping,
   'conversation.open': conversationOpen,
   'message.send': messageSend,

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { loadConfig, safeUrl } from '../../archiver/config.js';
+import { DEFAULT_PARTITIONS } from '../../lua/keys.js';
 
 const good = { DATABASE_URL: 'postgres://u:pw@db:5432/parley', REDIS_URL: 'redis://cache:6379' };
 
@@ -9,8 +10,9 @@ t.test('defaults apply when only the required URLs are set', async (t) => {
     config: {
       databaseUrl: good.DATABASE_URL,
       redisUrl: good.REDIS_URL,
+      redis: { kind: 'single', url: good.REDIS_URL },
       port: 8081,
-      partitions: 16,
+      partitions: DEFAULT_PARTITIONS,
       logLevel: 'info',
       batchSize: 500,
       batchMs: 200,
@@ -48,7 +50,7 @@ t.test('every variable is parsed', async (t) => {
 t.test('empty values count as unset', async (t) => {
   const r = loadConfig({ ...good, PARTITIONS: '', LOG_LEVEL: '  ' });
   t.ok(r.ok);
-  if (r.ok) t.match(r.config, { partitions: 16, logLevel: 'info' });
+  if (r.ok) t.match(r.config, { partitions: DEFAULT_PARTITIONS, logLevel: 'info' });
 });
 
 t.test('every bad variable is reported at once', async (t) => {
@@ -104,4 +106,24 @@ t.test('safeUrl masks the password', async (t) => {
   t.equal(safeUrl('postgres://u:hunter2@db:5432/x?sslmode=require'), 'postgres://u:***@db:5432/x');
   t.equal(safeUrl('redis://cache:6379'), 'redis://cache:6379');
   t.equal(safeUrl('::'), '[unparseable url]');
+});
+
+t.test('REDIS_CLUSTER_NODES instead of REDIS_URL: a cluster', async (t) => {
+  const r = loadConfig({ DATABASE_URL: good.DATABASE_URL, REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001,[::1]:7002', REDIS_CLUSTER_PASSWORD: 'pw' });
+  t.ok(r.ok);
+  if (r.ok) {
+    t.same(r.config.redis, {
+      kind: 'cluster', password: 'pw',
+      nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-b', port: 7001 }, { host: '::1', port: 7002 }],
+    });
+    t.equal(r.config.redisUrl, '');
+  }
+  for (const bad of ['10.0.0.1', '10.0.0.1:7000,', 'redis://h:7000', 'h:0', 'h:70000']) {
+    const e = loadConfig({ DATABASE_URL: good.DATABASE_URL, REDIS_CLUSTER_NODES: bad });
+    t.notOk(e.ok, bad);
+    if (!e.ok) t.match(e.errors.join('\n'), /REDIS_CLUSTER_NODES must be host:port/);
+  }
+  const both = loadConfig({ ...good, REDIS_CLUSTER_NODES: 'h:7000' });
+  t.notOk(both.ok);
+  if (!both.ok) t.match(both.errors.join('\n'), /not both/);
 });

@@ -113,9 +113,9 @@ export async function pollUntil(url: string, pred: (r: HttpReply) => boolean, ti
  * port, ready before this resolves, stopped at teardown. `stop`/`restart` for outage tests;
  * `waitForMessages(n)` polls its metrics until n message rows are committed (20 s at most).
  */
-export async function startArchiver(t: { teardown(fn: () => unknown): void }, redisUrl: string, databaseUrl: string) {
+export async function startArchiver(t: { teardown(fn: () => unknown): void }, redisUrl: string, databaseUrl: string, extraEnv: Record<string, string> = {}) {
   const port = await freePort();
-  const env = { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, ARCHIVER_PORT: String(port), LOG_LEVEL: 'warn', BATCH_MS: '50' };
+  const env = { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, ARCHIVER_PORT: String(port), LOG_LEVEL: 'warn', BATCH_MS: '50', ...extraEnv };
   const ready = () => pollUntil(`http://127.0.0.1:${port}/readyz`, (r) => r.status === 200);
   let proc = runArchiver('main', env);
   const stop = async (): Promise<void> => {

@@ -1,7 +1,7 @@
 // The whole loop with every real part: engine + archiver processes, Redis and PostgreSQL.
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant } from '../helpers/admin.js'
 import { ADMIN_TOKEN, startEngine } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
@@ -28,7 +28,7 @@ t.test('history pages from Redis into PostgreSQL; reports come from the archive'
   await archiver.waitForMessages(N)
 
   const client = new Redis(redis.url)
-  const hot = await client.xlen(keysFor(partitionOf(tenant.account['id'] as string, 16)).conversationLog(convId))
+  const hot = await client.xlen(keysFor(partitionOf(tenant.account['id'] as string, DEFAULT_PARTITIONS)).conversationLog(convId))
   await client.quit()
   t.ok(hot < 50, `the Redis log holds only the hot tail (${hot} of ${N + 1} entries)`)
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { adminPost, createTenant } from '../helpers/admin.js'
 import { connect, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
@@ -22,7 +22,7 @@ t.test('200 concurrent auto-assignments from two engine processes respect caps a
   const convs = replies.map((r) => r['data'].conversation as Record<string, any>)
   const r = new Redis(redis.url)
   t.teardown(() => r.quit())
-  const k = keysFor(partitionOf(tenant.account['id'] as string, 16))
+  const k = keysFor(partitionOf(tenant.account['id'] as string, DEFAULT_PARTITIONS))
   const byAgent = new Map<string, number>()
   let assignedActivities = 0
   for (const c of convs) {

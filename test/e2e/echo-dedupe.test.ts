@@ -3,7 +3,7 @@
 // answers from the archive, or `unavailable` (retry later) while the archive does not hold it.
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant } from '../helpers/admin.js'
 import { startEngine, type EngineProc } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
@@ -58,7 +58,7 @@ t.test('with the archive: the first message, from PostgreSQL', async (t) => {
   t.same(whileHot, first, 'while in the hot tail: the first message, re-read from the log')
   const client = new Redis(redis.url)
   t.teardown(() => client.quit())
-  const log = keysFor(partitionOf(accountId, 16)).conversationLog(convId)
+  const log = keysFor(partitionOf(accountId, DEFAULT_PARTITIONS)).conversationLog(convId)
   t.same(await client.xrange(log, first.id, first.id), [], 'the first message has left the hot tail')
   await archiver.waitForMessages(2 * LATER + 2)
   const r = await widget.request('message.send', { conversationId: convId, content: 'retry after the trim', echoId: 'w-1' })

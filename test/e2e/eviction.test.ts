@@ -6,7 +6,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import { parseEvent } from '../../lua/codec.js'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant, type Json } from '../helpers/admin.js'
 import { connect, connectRaw, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
@@ -27,7 +27,7 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
   const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
   const redis = new Redis(server.url)
   t.teardown(() => redis.quit())
-  const k = keysFor(partitionOf(tenant.account['id'] as string, 16))
+  const k = keysFor(partitionOf(tenant.account['id'] as string, DEFAULT_PARTITIONS))
   const clients: Client[] = []
   t.teardown(() => Promise.all(clients.map((c) => c.close())))
   const site = encodeURIComponent(tenant.inbox['websiteToken'] as string)

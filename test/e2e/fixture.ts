@@ -3,7 +3,7 @@
 // auto-assign unless asked to, so assignment activity stays out of what these tests count.
 import { Redis } from 'ioredis'
 import { parseEvent, type StreamEvent } from '../../lua/codec.js'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant, type Json, type Tenant } from '../helpers/admin.js'
 import { connect, type Client } from '../helpers/client.js'
 import { startEngine, type EngineProc } from '../helpers/engine.js'
@@ -11,7 +11,7 @@ import { startTestRedis, type TestRedis } from '../helpers/stack.js'
 
 type T = { teardown(fn: () => unknown): void }
 
-export const PARTITIONS = 16
+export const PARTITIONS = DEFAULT_PARTITIONS
 
 export function urls(engine: EngineProc, tenant: Tenant) {
   return {

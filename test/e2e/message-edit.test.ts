@@ -3,7 +3,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { adminPost, createTenant, type Json } from '../helpers/admin.js'
 import { connect, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
@@ -25,7 +25,7 @@ t.test('edit and delete: events on both nodes, history, resume, archive, evictio
   t.teardown(() => redis.quit())
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} })
   t.teardown(() => sql.end())
-  const k = keysFor(partitionOf(acct, 16))
+  const k = keysFor(partitionOf(acct, DEFAULT_PARTITIONS))
   const clients: Client[] = []
   t.teardown(() => Promise.all(clients.map((c) => c.close())))
   const open = async (url: string, codec: 'json' | 'msgpack' = 'json') => {

@@ -16,7 +16,7 @@ export type Client = {
   codec: 'json' | 'msgpack'
   send: (frame: unknown) => void
   sendRaw: (data: string | Buffer) => void
-  request: (op: string, params?: Json) => Promise<Json>
+  request: (op: string, params?: Json, timeoutMs?: number) => Promise<Json>
   waitFor: (pred: (f: Json) => boolean, timeoutMs?: number) => Promise<Json>
   events: (type: string) => Json[]
   closed: Promise<{ code: number; reason: string }>
@@ -82,10 +82,10 @@ export function connectRaw(url: string, opts: { codec?: 'json' | 'msgpack'; orig
       waitFor((f) => f['op'] === 'hello').then((hello) => {
         resolve({
           ws, hello: hello['data'] as Json, frames, codec, send, sendRaw: (d) => ws.send(d), waitFor, closed,
-          request: async (op, params = {}) => {
+          request: async (op, params = {}, timeoutMs) => {
             const ref = nextRef++
             send({ op, ref, ...params })
-            return waitFor((f) => f['op'] === 'reply' && f['ref'] === ref)
+            return waitFor((f) => f['op'] === 'reply' && f['ref'] === ref, timeoutMs)
           },
           events: (type) => frames.filter((f) => f['op'] === 'event' && f['type'] === type),
           close: async () => {

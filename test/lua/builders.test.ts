@@ -1,5 +1,5 @@
 import t from 'tap'
-import { keysFor, partitionOf } from '../../lua/keys.js'
+import { keysFor, partitionOf, tag } from '../../lua/keys.js'
 import { appendMessageCall, createConversationCall, loadScriptSources, sameSlot } from '../../lua/scripts.js'
 
 const k = keysFor(partitionOf('a_AAAAAAAAAAAAAAAAAAAAAA', 16))
@@ -25,8 +25,22 @@ t.test('builders: KEYS count equals N and one slot per call', async (t) => {
   for (const call of calls) {
     t.equal(call.keys.length, counts.get(call.name), `${call.name} key count`)
     t.ok(sameSlot(call.keys), `${call.name} keys share one hash tag`)
-    t.ok(call.keys.every((key) => key.startsWith(`{p${k.partition}}:`)))
+    t.ok(call.keys.every((key) => key.startsWith(`${tag(k.partition)}:`)))
   }
   t.notOk(sameSlot(['{p1}:a', '{p2}:b']))
   t.notOk(sameSlot(['nohashtag']))
+})
+
+t.test('appendMessage declares no key that usually does not exist (TRYAGAIN during a slot migration)', async (t) => {
+  const base = {
+    conversationId: 'cv_x', inboxId: 'in_x', accountId: 'a_x', inboxes: null, content: 'hi', contentType: 'text',
+    contentAttributes: '{}', private: false, now: 1, uid: 'u', reopenUid: 'r', floodLimit: 1, hotTail: 10, dedupeTtlMs: 1, sourceTtlMs: 1,
+  }
+  const agent = appendMessageCall(k, { ...base, senderType: 'agent', senderId: 'ag_x', echoId: null, sourceId: null })
+  t.same(new Set(agent.keys), new Set([k.conversation('cv_x'), k.conversationLog('cv_x'), k.events, k.notices, k.inboxStatusList('in_x', 'open')]),
+    'agent, no echoId/sourceId: conversation, log, events, notice log and the status list it is (likely) in')
+  const contact = appendMessageCall(k, { ...base, senderType: 'contact', senderId: 'ct_x', echoId: 'e', sourceId: 's' })
+  t.ok(contact.keys.includes(k.conversationFlood('cv_x')) && contact.keys.includes(k.conversationEchoes('cv_x')) &&
+    contact.keys.includes(k.sourceDedupe('in_x', 's')), 'the optional keys are declared when used')
+  for (const s of loadScriptSources()) t.notMatch(s.lua, /KEYS\[\d+\]\s+channel/, `${s.name}: no pub/sub channel among the declared keys`)
 })

@@ -3,13 +3,21 @@
 -- KEYS[1] hash    conversation (lastMessageAt: createdAt of the newest log entry, kept by append_log)
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
+-- KEYS[4..6] are only read when used (echoId, sourceId, a contact sender); the caller passes
+-- KEYS[1] in their place otherwise, so no declared key is one that usually does not exist (a
+-- missing declared key makes every call TRYAGAIN while the partition's slot migrates)
 -- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> the first
 --                 message's stream id (re-read from KEYS[2]); older values hold the message JSON itself
 -- KEYS[5] string  sourceId dedupe of the inbox: "<conversationId> <messageId>" of the first message (message
 --                  JSON when written by an older version); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
--- KEYS[7] zset    partition snooze schedule (a reopened conversation leaves it)
--- KEYS[8] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
+-- KEYS[7] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
+-- KEYS[8..11]     the derived keys this call writes, as the caller guessed them from the conversation's
+--                 last known inboxId/status/assignee (lua/scripts.ts DeclaredHint), KEYS[1] where none:
+--                 8 the status list of its status, 9 the open list (a contact reopening it), 10 the
+--                 assignee's open set, 11 the partition snooze schedule (a contact waking it). A key
+--                 written undeclared while its slot migrates aborts the script half-way ("non local
+--                 key"), so a wrong guess writes nothing and answers { -9, hintJSON }: call again.
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
@@ -18,6 +26,7 @@
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
+--        | { -9, hintJSON } KEYS[8..11] are not the keys this conversation needs: nothing written
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
@@ -54,6 +63,16 @@ if incoming then
     if retry < 1 then retry = 1 end
     return { -3, retry }
   end
+end
+
+-- every derived key the writes below touch must be declared (see KEYS[8..11])
+local reopening = incoming and (h.status == 'resolved' or h.status == 'snoozed')
+local needed = { status_list(KEYS[1], h.inboxId, h.status) }
+if reopening then table.insert(needed, status_list(KEYS[1], h.inboxId, 'open')) end
+if h.assigneeId and h.assigneeId ~= '' then table.insert(needed, agent_open_key(KEYS[1], h.assigneeId)) end
+if incoming and h.status == 'snoozed' then table.insert(needed, string.match(KEYS[1], '^({[^}]*})') .. ':snoozed') end
+if not all_declared(needed) then
+  return { -9, cjson.encode({ inboxId = h.inboxId, status = h.status, assigneeId = h.assigneeId or '' }) }
 end
 
 -- writes start here; `now` never goes back before the conversation's newest message (a request
@@ -93,7 +112,7 @@ if incoming then
     table.insert(fields, 'status'); table.insert(fields, 'open')
     table.insert(fields, 'snoozedUntil'); table.insert(fields, '')
     table.insert(changed, 'status')
-    rcall('ZREM', KEYS[7], h.id)
+    rcall('ZREM', string.match(KEYS[1], '^({[^}]*})') .. ':snoozed', h.id)
   end
 elseif not private then
   if h.waitingSince ~= nil and h.waitingSince ~= '' then
@@ -111,14 +130,14 @@ set_list(KEYS[1], h, reopened and 'open' or h.status, now)
 local view = conv_view(hgetall(KEYS[1]))
 
 emit(KEYS[3], 'message.created', h.accountId, a.uid, now, { message = msg, conversation = view, waitedSince = waitedSince })
-publish(KEYS[8], 'message.created', h, private, { message = msg })
+publish(KEYS[7], 'message.created', h, private, { message = msg })
 if reopened then
   local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', now, a.reopenUid))
   emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, now, { message = act, conversation = view })
-  publish(KEYS[8], 'message.created', h, false, { message = act })
+  publish(KEYS[7], 'message.created', h, false, { message = act })
 end
 if #changed > 0 then
   emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', now, { conversation = view, changed = changed, previousStatus = h.status })
-  publish(KEYS[8], 'conversation.updated', h, false, { conversation = view, changed = changed })
+  publish(KEYS[7], 'conversation.updated', h, false, { conversation = view, changed = changed })
 end
 return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }

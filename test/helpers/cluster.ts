@@ -1,0 +1,104 @@
+// A real local Redis Cluster for tests (engine/embedded/cluster.ts): 3 masters + 3 replicas on
+// free ports in a temp folder, every replica synced, stopped and removed by t.teardown.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { startRedisCluster, type LocalCluster } from '../../engine/embedded/cluster.js';
+import { freePort, isPortFree } from '../../engine/embedded/ports.js';
+import type { TeardownHost } from './stack.js';
+
+export type TestCluster = LocalCluster & {
+  /** one plain connection per node (commandstats, CLUSTER NODES, CLIENT KILL…), closed on teardown */
+  node(i: number): Redis;
+  /** the nodes that are masters now */
+  masters(): Promise<number[]>;
+  /** the node index serving a slot now */
+  ownerOf(slot: number): Promise<number>;
+  /**
+   * Moves one slot to another master live, as `redis-cli --cluster reshard` does: IMPORTING on the
+   * target, MIGRATING on the source, MIGRATE its keys in batches, then SETSLOT … NODE everywhere.
+   * `pauseMs` between batches stretches the window (writes meet TRYAGAIN / ASK meanwhile).
+   */
+  moveSlot(slot: number, to: number, opts?: { batch?: number; pauseMs?: number }): Promise<{ keys: number; ms: number }>;
+};
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) {
+    const p = await freePort();
+    if (!ports.has(p) && (await isPortFree(p))) ports.add(p);
+  }
+  return [...ports];
+}
+
+export async function startTestCluster(t: TeardownHost, opts: { masters?: number } = {}): Promise<TestCluster> {
+  const masters = opts.masters ?? 3;
+  const dir = await mkdtemp(join(tmpdir(), 'parley-cluster-'));
+  const conns = new Map<number, Redis>();
+  let cluster: LocalCluster | undefined;
+  t.teardown(async () => {
+    for (const c of conns.values()) c.disconnect();
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ports = await distinctFreePorts(masters * 4);
+  cluster = await startRedisCluster({
+    dir, masters, replicasPerMaster: 1,
+    ports: Array.from({ length: masters * 2 }, (_, i) => ({ port: ports[2 * i] as number, busPort: ports[2 * i + 1] as number })),
+  });
+  const started = cluster;
+  const node = (i: number): Redis => {
+    let c = conns.get(i);
+    if (c === undefined) {
+      const n = started.nodes[i];
+      if (n === undefined) throw new Error(`no cluster node ${i}`);
+      c = new Redis(n.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      c.on('error', () => {}); // a node a test killed: its commands fail, that is enough
+      conns.set(i, c);
+    }
+    return c;
+  };
+  const masterNodes = async () => {
+    const out: number[] = [];
+    for (let i = 0; i < started.nodes.length; i++) {
+      const role = await node(i).info('replication').then((s) => /^role:(\w+)/m.exec(s)?.[1]).catch(() => 'down');
+      if (role === 'master') out.push(i);
+    }
+    return out;
+  };
+  const idOf = async (i: number) => String(await node(i).call('CLUSTER', 'MYID'));
+  const ownerOf = async (slot: number): Promise<number> => {
+    const masters = await masterNodes();
+    for (const i of masters) {
+      const slots = (await node(i).call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const range = slots.find(([a, b]) => slot >= a && slot <= b);
+      const port = range?.[2][1];
+      const owner = started.nodes.findIndex((n) => n.port === port);
+      if (owner >= 0) return owner;
+    }
+    throw new Error(`no owner for slot ${slot}`);
+  };
+  const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) => {
+    const started0 = Date.now();
+    const from = await ownerOf(slot);
+    if (from === to) return { keys: 0, ms: 0 };
+    const [fromId, toId] = [await idOf(from), await idOf(to)];
+    const target = started.nodes[to] as { port: number };
+    await node(to).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await node(from).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    let moved = 0;
+    for (;;) {
+      const keys = (await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, opts.batch ?? 10)) as string[];
+      if (keys.length === 0) break;
+      await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+      moved += keys.length;
+      if (opts.pauseMs !== undefined) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    }
+    await node(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await node(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    return { keys: moved, ms: Date.now() - started0 };
+  };
+  return { ...started, node, masters: masterNodes, ownerOf, moveSlot };
+}
