@@ -3,11 +3,11 @@
 // reader lays it over what it read, whether from the log or from PostgreSQL (the archiver applies
 // message.updated in place, but may lag). The log also carries update entries (field `u`): `resume`
 // hands those to clients that missed the message.updated event.
-import type { RedisClient as Redis } from '../../lua/client.js'
+import type { RedisClient } from '../../lua/client.js'
 import type { Message } from '../views.js'
 
 /** The current version of each message (same order); one HMGET, skipped for an empty page. */
-export async function overlayEdits<M extends { id: string }>(redis: Redis, editsKey: string, messages: M[]): Promise<M[]> {
+export async function overlayEdits<M extends { id: string }>(redis: RedisClient, editsKey: string, messages: M[]): Promise<M[]> {
   if (messages.length === 0) return messages
   const current = await redis.hmget(editsKey, ...messages.map((m) => m.id))
   return messages.map((m, i) => {

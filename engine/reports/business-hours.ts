@@ -2,7 +2,7 @@
 // on the inbox hash and carried by an inbox.updated event to the archive, where business_ms()
 // (migration 00004) counts first response, resolution and waiting times inside them
 // (reports with businessHours=true). null = always open.
-import type { RedisClient as Redis } from '../../lua/client.js'
+import type { RedisClient } from '../../lua/client.js'
 import { eventFields } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { AppError } from '../errors.js'
@@ -69,7 +69,7 @@ export function businessHoursFrom(raw: string | undefined): BusinessHours | null
 
 /** Stores an inbox's business hours (null clears them) with its inbox.updated event, in one MULTI. */
 export async function setInboxBusinessHours(
-  deps: { redis: Redis; partitions: number; now?: () => number }, accountId: string, inboxId: string, hours: BusinessHours | null,
+  deps: { redis: RedisClient; partitions: number; now?: () => number }, accountId: string, inboxId: string, hours: BusinessHours | null,
 ): Promise<void> {
   const k = keysFor(partitionOf(accountId, deps.partitions))
   const ts = (deps.now ?? Date.now)()

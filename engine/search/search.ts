@@ -2,7 +2,7 @@
 // identifier, conversation display id. Results carry the conversation as Redis has it when it is
 // live there (else the archived row) and the matching message in its current version (edits laid
 // over). Shared by the HTTP route and the WebSocket op `search`.
-import type { RedisClient as Redis } from '../../lua/client.js'
+import type { RedisClient } from '../../lua/client.js'
 import type { Sql } from 'postgres'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { archivedConversations, conversationFromRow } from '../archive/conversations.js'
@@ -44,7 +44,7 @@ function read(input: SearchInput) {
   return { q, inboxId: inboxId as string | null, status: status as string | null, limit, offset }
 }
 
-export function createSearch(deps: { sql: Sql | null; redis: Redis; partitions: number }) {
+export function createSearch(deps: { sql: Sql | null; redis: RedisClient; partitions: number }) {
   async function search(input: SearchInput): Promise<{ results: { conversation: Conversation; message?: unknown }[]; cursor: string | null }> {
     const p = read(input)
     if (deps.sql === null) throw new AppError('unavailable', 'search needs PostgreSQL: set DATABASE_URL')
