@@ -19,7 +19,7 @@ import { createScripts } from '../lua/scripts.js'
 import { createConversationReader } from './conversations.js'
 import { createEviction, createRetentionMetrics, evictionIntervalMs } from './eviction.js'
 import { createRehydrator, withRehydration } from './rehydrate.js'
-import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout.js'
+import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout/fanout.js'
 import { createAssignment } from './assignment.js'
 import { createAgentAdmin } from './agents.js'
 import { AGENT_CONTROL, INBOX_CONTROL, type AgentControl, type InboxControl } from './control.js'
@@ -35,6 +35,13 @@ import { payloadOf } from './frames.js'
 import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
+import { createPubsubFeed } from './fanout/feed.js'
+import { keysFor, partitionOf } from '../lua/keys.js'
+
+/** ops that change nothing (typing is not stored): answered while the fan-out catches up */
+const READ_ONLY_OPS = new Set(['ping', 'history', 'resume', 'conversation.get', 'conversation.list', 'agents.list', 'typing'])
+/** how long a state change waits for a catching-up partition before `unavailable` */
+const FANOUT_WAIT_MS = 2000
 
 export type EngineDeps = {
   config: EngineConfig
@@ -57,8 +64,8 @@ export function createEngine(deps: EngineDeps) {
   let draining = false
   let listenSocket: us_listen_socket | null = null
 
-  // fan-out is part of being ready: a node whose subscriber is reconnecting would miss notices
-  const isReady = () => !draining && redis.status === 'ready' && deps.sub.status === 'ready'
+  // fan-out is part of being ready: a node whose subscription is down or catching up is not
+  const isReady = () => !draining && redis.status === 'ready' && fanoutRef !== null && fanoutRef.allLive()
   const checkReady = async () => {
     if (!isReady()) return false
     const pong = await Promise.race([redis.ping(), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())])
@@ -105,7 +112,15 @@ export function createEngine(deps: EngineDeps) {
 
   // per-connection op rate: a burst of 2 s worth, refilled at OPS_PER_SECOND
   const opLimiter = new RateLimiterMemory({ points: config.opsPerSecond * 2, duration: 2 })
-  const admit = async (conn: ConnData) => {
+  const admit = async (conn: ConnData, op: string) => {
+    // no state change is acknowledged while this node's fan-out of the partition is not live
+    // (its own clients would miss the change until the catch-up): wait a moment, then refuse
+    if (!READ_ONLY_OPS.has(op)) {
+      const p = partitionOf(conn.accountId, config.partitions)
+      if (fanoutRef !== null && !fanoutRef.isLive(p) && !await fanoutRef.whenLive(FANOUT_WAIT_MS, p)) {
+        throw new AppError('unavailable', 'live delivery is reconnecting; retry shortly', { retryAfterMs: 500 })
+      }
+    }
     try {
       await opLimiter.consume(conn.id)
     } catch (rej) {
@@ -194,6 +209,10 @@ export function createEngine(deps: EngineDeps) {
     const { agentId, revoked, inboxIds } = JSON.parse(n.data) as AgentControl
     // widgets of the inboxes it joined or left, on this node: does anyone answer there now?
     await refreshAgentsOnline(accountId, inboxIds ?? [])
+    await refreshAgent(accountId, agentId, revoked, agentSockets)
+  }
+  /** One agent's local sockets take its current role and inboxes, or close when it is gone. */
+  const refreshAgent = async (accountId: string, agentId: string, revoked: boolean, agentSockets: Socket[]) => {
     const mine = agentSockets.filter((ws) => {
       const conn = ws.getUserData()
       return !conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.id === agentId
@@ -213,10 +232,38 @@ export function createEngine(deps: EngineDeps) {
       for (const topic of wanted) fanout.subscribe(ws, topic)
     }
   }
+  // after a fan-out gap: control notices (the engine's own, not in the notice log) may have been
+  // missed, so every local agent of the partition is read again, and widgets' agentsOnline too
+  const resync = async (p: number) => {
+    const agents = new Map<string, Set<string>>()
+    const widgetInboxes = new Map<string, Set<string>>()
+    for (const ws of sockets.live) {
+      const conn = ws.getUserData()
+      if (conn.closed || partitionOf(conn.accountId, config.partitions) !== p) continue
+      const into = conn.principal.kind === 'agent' ? agents : widgetInboxes
+      const id = conn.principal.kind === 'agent' ? conn.principal.agent.id : conn.principal.inbox.id
+      const set = into.get(conn.accountId) ?? new Set<string>()
+      set.add(id)
+      into.set(conn.accountId, set)
+    }
+    for (const [accountId, ids] of agents) {
+      const agentSockets = fanout.members(accountTopic(accountId))
+      for (const id of ids) await refreshAgent(accountId, id, false, agentSockets)
+    }
+    for (const [accountId, inboxIds] of widgetInboxes) await refreshAgentsOnline(accountId, [...inboxIds])
+  }
   const fanout = createFanout({
-    sub: deps.sub, partitions: config.partitions, log, deliver: sockets.deliver,
+    feed: createPubsubFeed({ sub: deps.sub, channels: Array.from({ length: config.partitions }, (_, p) => keysFor(p).fanout), log }),
+    redis, partitions: config.partitions, log, deliver: sockets.deliver,
     onPresence: (n) => { onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
     onControl: (n) => { onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
+    onLost: (p) => {
+      for (const ws of [...sockets.live]) {
+        const conn = ws.getUserData()
+        if (partitionOf(conn.accountId, config.partitions) === p) sockets.end(ws, CLOSE.reconnect, 'missed live events: reconnect and resume')
+      }
+    },
+    onResynced: (p) => { resync(p).catch((err: unknown) => log.warn({ err, partition: p }, 'resync after a fan-out gap failed')) },
   })
   fanoutRef = fanout
 

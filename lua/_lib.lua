@@ -82,12 +82,27 @@ local function emit(eventsKey, etype, accountId, uid, ts, data)
   return rcall('XADD', eventsKey, '*', 't', etype, 'a', accountId, 'u', uid, 'ts', tostring(ts), 'd', cjson.encode(data))
 end
 
--- one fan-out notice on the partition channel: every engine node delivers it to its local sockets.
--- Format (lua/codec.ts): header JSON { t type, a account, i inbox, c contact id or '', p 1 = agents
--- only }, a newline, then the event data JSON.
-local function publish(channel, etype, h, private, data)
-  rcall('PUBLISH', channel, cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
-    p = private and 1 or 0 }) .. '\n' .. cjson.encode(data))
+-- NOTICE_LOG_MS (prepended by lua/scripts.ts from lua/codec.ts): how long the partition's notice
+-- log keeps a notice, in ms of Redis time. A node whose subscription dropped catches up from the log
+-- (engine/fanout/sequencer.ts) when it comes back within it; past it, its clients of the partition
+-- are told to reconnect and resume.
+local notice_minid = nil
+
+-- one fan-out notice: appended to the partition's notice log (a stream trimmed to NOTICE_LOG_MS),
+-- then published on the partition channel (the log key without its ':log' suffix) prefixed with its
+-- log id, so every engine node delivers it to its local sockets once, in log order, and a node that
+-- missed some while its subscription was down reads them back from the log.
+-- Format (lua/codec.ts): '<log id> ' then the header JSON { t type, a account, i inbox, c contact id
+-- or '', p 1 = agents only }, a newline, then the event data JSON.
+local function publish(logKey, etype, h, private, data)
+  local body = cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
+    p = private and 1 or 0 }) .. '\n' .. cjson.encode(data)
+  if not notice_minid then
+    local now = rcall('TIME')
+    notice_minid = tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - NOTICE_LOG_MS)
+  end
+  local id = rcall('XADD', logKey, 'MINID', '~', notice_minid, '*', 'n', body)
+  rcall('PUBLISH', string.sub(logKey, 1, -5), id .. ' ' .. body)
 end
 
 -- appends a message to the conversation log (hot tail capped) and returns it with its stream id;

@@ -9,7 +9,7 @@
 --                  JSON when written by an older version); unused when there is no sourceId
 -- KEYS[6] zset    flood window of this conversation's contact messages (member uid, score ms)
 -- KEYS[7] zset    partition snooze schedule (a reopened conversation leaves it)
--- KEYS[8] channel partition fan-out (PUBLISH)
+-- KEYS[8] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }

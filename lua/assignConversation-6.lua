@@ -5,7 +5,7 @@
 -- KEYS[3] set     inbox members (of the conversation's inbox)
 -- KEYS[4] zset    inbox assignment queue
 -- KEYS[5] stream  partition events
--- KEYS[6] channel partition fan-out (PUBLISH)
+-- KEYS[6] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxes (actor's allowed inbox ids; absent = all), actorId, actorName,
 --   assigneeId ('' = unassign), expectedAssigneeId (absent = no check; '' = expect unassigned), now, uid, hotTail }
 -- Derived keys: <tag>:agent:<id> (target's name/account), <tag>:agent:<id>:open.

@@ -10,7 +10,7 @@
 -- KEYS[6] hash    account availability (agentId -> online|busy|offline)
 -- KEYS[7] zset    inbox assignment queue (conversation id -> queued at ms)
 -- KEYS[8] stream  partition events
--- KEYS[9] channel partition fan-out (PUBLISH)
+-- KEYS[9] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, now, graceMs, uid, hotTail }
 -- Derived keys: <tag>:agent:<id> (hash: name, maxConversations), <tag>:agent:<id>:open (zset: load),
 --   <tag>:inbox:<inboxId>:st:<status>, <tag>:queues (set of inbox ids with a non-empty queue).

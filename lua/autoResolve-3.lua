@@ -3,7 +3,7 @@
 -- the idle ones are a range query; each is checked against its hash before it is resolved.
 -- KEYS[1] hash    partition auto-resolve settings: inboxId -> autoResolveAfterMs
 -- KEYS[2] stream  partition events
--- KEYS[3] channel partition fan-out (PUBLISH)
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { now, uid (base; each change gets uid:<conversationId>), hotTail, limit (per call) }
 -- Derived keys (same hash tag): <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt),
 --   <tag>:conv:<id> (hash), <tag>:conv:<id>:log (stream).

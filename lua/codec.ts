@@ -40,25 +40,40 @@ export function parseEvent(id: string, fields: readonly string[]): StreamEvent |
 }
 
 // The fan-out notice published on a partition channel (by `publish` in _lib.lua, and by the engine
-// for typing): a small JSON header, a newline, then the event data as JSON text. JSON never holds
-// a raw newline, so the split is exact, and a node forwards the data to JSON clients without
-// parsing or re-encoding it.
+// for typing and control notices): optionally its notice-log id and a space (every notice a script
+// publishes is logged first; see keys.ts `notices`), a small JSON header, a newline, then the event
+// data as JSON text. JSON never holds a raw newline, so the split is exact, and a node forwards the
+// data to JSON clients without parsing or re-encoding it.
 //   t event type, a account, i inbox ('' = account-wide), c contact id ('' = none),
 //   p 1 = agents only, x connection id not to deliver to (the sender's own, for typing)
 
+/** How long a partition's notice log keeps a notice (ms of Redis time); lua/scripts.ts hands it
+ *  to `publish` in _lib.lua. A node whose subscription was down longer misses notices for good. */
+export const NOTICE_LOG_MS = 15_000
+
 export type NoticeHeader = { t: string; a: string; i: string; c: string; p: 0 | 1; x?: string }
 
+/** A notice without a log id (the engine's own: typing, control). */
 export function encodeNotice(header: NoticeHeader, data: unknown): string {
   return `${JSON.stringify(header)}\n${JSON.stringify(data)}`
 }
 
+/** The log id of a notice ('<id> {…'), or null for an unlogged one ('{…'); no JSON parsed. */
+export function noticeId(raw: string): string | null {
+  if (raw.charCodeAt(0) === 123 /* { */) return null
+  const sp = raw.indexOf(' ')
+  return sp > 0 ? raw.slice(0, sp) : null
+}
+
 /** The header parsed, the data still as JSON text; null when it is not a notice. */
-export function splitNotice(raw: string): { header: NoticeHeader; data: string } | null {
-  const nl = raw.indexOf('\n')
+export function splitNotice(raw: string): { id: string | null; header: NoticeHeader; data: string } | null {
+  const id = noticeId(raw)
+  const start = id === null ? 0 : id.length + 1
+  const nl = raw.indexOf('\n', start)
   if (nl < 0) return null
   try {
-    const header = JSON.parse(raw.slice(0, nl)) as NoticeHeader
-    return typeof header.t === 'string' ? { header, data: raw.slice(nl + 1) } : null
+    const header = JSON.parse(raw.slice(start, nl)) as NoticeHeader
+    return typeof header.t === 'string' ? { id, header, data: raw.slice(nl + 1) } : null
   } catch {
     return null
   }

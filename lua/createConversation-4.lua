@@ -2,7 +2,7 @@
 -- KEYS[1] string  account displayId counter
 -- KEYS[2] string  contact pointer: the contact's current conversation id in this inbox
 -- KEYS[3] stream  partition events
--- KEYS[4] channel partition fan-out (PUBLISH)
+-- KEYS[4] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { id, accountId, inboxId, contactId, now, uid, additionalAttributes (JSON text) }
 -- Derived keys (same hash tag): <tag>:conv:<id> (hash), <tag>:inbox:<inboxId>:st:<status> (zset).
 -- Reply: { 1, conversationJSON } created | { 2, conversationJSON } existing open/pending/snoozed one

@@ -6,7 +6,7 @@
 -- KEYS[4] zset    account presence
 -- KEYS[5] hash    account availability
 -- KEYS[6] stream  partition events
--- KEYS[7] channel partition fan-out (PUBLISH)
+-- KEYS[7] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxId, now, graceMs, uid, hotTail, limit }
 -- Derived keys: <tag>:conv:<id> and <tag>:conv:<id>:log of queued conversations, <tag>:agent:<id>,
 --   <tag>:agent:<id>:open, <tag>:queues.

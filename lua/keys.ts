@@ -80,6 +80,9 @@ export function keysFor(p: number) {
     onlineIndex: `${t}:presence:online`,
     /** pub/sub channel the engine nodes use for fan-out of this partition */
     fanout: `${t}:fanout`,
+    /** stream: the partition's fan-out notices of the last seconds (`publish` in _lib.lua); a node
+     *  whose subscription dropped catches up from it. Always the channel name + ':log'. */
+    notices: `${t}:fanout:log`,
   }
 }
 

@@ -6,7 +6,7 @@
 -- KEYS[2] stream  conversation log
 -- KEYS[3] stream  partition events
 -- KEYS[4] string  seen throttle of this viewer in this conversation (SET NX PX throttleMs)
--- KEYS[5] channel partition fan-out (PUBLISH)
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, role ('agent'|'contact'), viewerId, inboxId (the contact's inbox),
 --   inboxes (agents: allowed inbox ids; absent = all), now, uid, throttleMs,
 --   cap (most read receipts per call), slackMs (how far before the previous seen time the log

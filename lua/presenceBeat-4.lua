@@ -4,7 +4,7 @@
 -- KEYS[1] zset    account presence (agentId -> last heartbeat ms)
 -- KEYS[2] zset    account connections ("<agentId>|<connId>" -> last heartbeat ms)
 -- KEYS[3] zset    partition index of online agents ("<accountId>|<agentId>" -> last heartbeat ms)
--- KEYS[4] channel partition fan-out (PUBLISH)
+-- KEYS[4] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, agentId, connIds, now, graceMs }
 -- Derived keys: <tag>:acct:<accountId>:availability (hash, read only).
 -- Reply: { 1 } came online | { 0 } was already online

@@ -2,7 +2,7 @@
 -- connection entries are removed. Reads only the partition index of online agents (no full scan);
 -- atomic, so any number of nodes may run it.
 -- KEYS[1] zset    partition index of online agents ("<accountId>|<agentId>" -> last heartbeat ms)
--- KEYS[2] channel partition fan-out (PUBLISH)
+-- KEYS[2] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { now, graceMs, limit }
 -- Derived keys: <tag>:acct:<accountId>:presence, :conns, :availability.
 -- Reply: { 1, wentOfflineCount, "<accountId>|<agentId>"... }

@@ -1,7 +1,7 @@
 -- rateConversation: the contact rates its resolved conversation (CSAT), once.
 -- KEYS[1] hash    conversation
 -- KEYS[2] stream  partition events
--- KEYS[3] channel partition fan-out (PUBLISH)
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, contactId, inboxId (the contact's inbox), score (1..5), comment, now, uid }
 -- Reply: { 1, conversationJSON } rated | { -1 } not found | { -2 } forbidden
 --        | { -4, message } not resolved, or already rated

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Redis } from 'ioredis'
 import { Packr } from 'msgpackr'
+import { NOTICE_LOG_MS } from './codec.js'
 import { hashTagOf, type PartitionKeys } from './keys.js'
 
 const packr = new Packr({ useRecords: false })
@@ -17,7 +18,7 @@ export type ScriptCall = { readonly name: string; readonly keys: string[]; reado
 type Source = { name: string; numberOfKeys: number; lua: string }
 
 export function loadScriptSources(dir = LUA_DIR): Source[] {
-  const lib = readFileSync(`${dir}_lib.lua`, 'utf8')
+  const lib = `local NOTICE_LOG_MS = ${NOTICE_LOG_MS}\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
   return readdirSync(dir)
     .filter((f) => /^[a-z][A-Za-z]*-\d+\.lua$/.test(f))
     .map((file) => {
@@ -54,7 +55,7 @@ export type CreateConversationInput = {
 export function createConversationCall(k: PartitionKeys, a: CreateConversationInput): ScriptCall {
   return {
     name: 'createConversation',
-    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events, k.fanout],
+    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events, k.notices],
     args: [pack(a)],
   }
 }
@@ -74,7 +75,7 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput): Scri
     keys: [
       k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.conversationEchoes(conversationId),
       a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : k.sourceDedupe('-', '-'),
-      k.conversationFlood(conversationId), k.snoozed, k.fanout,
+      k.conversationFlood(conversationId), k.snoozed, k.notices,
     ],
     args: [pack(argv)],
   }
@@ -130,14 +131,14 @@ export function setConversationStatusCall(k: PartitionKeys, a: SetConversationSt
   const snoozedUntilIso = a.snoozedUntil === null ? null : new Date(a.snoozedUntil).toISOString()
   return {
     name: 'setConversationStatus',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed, k.fanout],
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed, k.notices],
     args: [packDefined({ ...rest, snoozedUntilIso })],
   }
 }
 
 export type WakeSnoozedInput = { now: number; uid: string; hotTail: number; limit: number }
 export function wakeSnoozedCall(k: PartitionKeys, a: WakeSnoozedInput): ScriptCall {
-  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events, k.fanout], args: [pack(a)] }
+  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events, k.notices], args: [pack(a)] }
 }
 
 export type MarkSeenInput = {
@@ -153,7 +154,7 @@ export function markSeenCall(k: PartitionKeys, a: MarkSeenInput): ScriptCall {
   return {
     name: 'markSeen',
     keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events,
-      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.fanout],
+      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.notices],
     args: [packDefined(rest)],
   }
 }
@@ -164,7 +165,7 @@ export type RateConversationInput = {
 }
 export function rateConversationCall(k: PartitionKeys, a: RateConversationInput): ScriptCall {
   const { conversationId, ...rest } = a
-  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events, k.fanout], args: [packDefined(rest)] }
+  return { name: 'rateConversation', keys: [k.conversation(conversationId), k.events, k.notices], args: [packDefined(rest)] }
 }
 
 /** undefined = keep the field, null = clear it. */
@@ -179,7 +180,7 @@ export function updateConversationCall(k: PartitionKeys, a: UpdateConversationIn
     if (v !== undefined) argv[f] = v ?? ''
   }
   if (a.customAttributes !== undefined) argv['customAttributes'] = JSON.stringify(a.customAttributes)
-  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events, k.fanout], args: [packDefined(argv)] }
+  return { name: 'updateConversation', keys: [k.conversation(a.conversationId), k.events, k.notices], args: [packDefined(argv)] }
 }
 
 // ---- builders: presence and assignment --------------------------------------------------------
@@ -189,7 +190,7 @@ export function autoAssignCall(k: PartitionKeys, a: AutoAssignInput): ScriptCall
   return {
     name: 'autoAssign',
     keys: [k.conversation(a.conversationId), k.conversationLog(a.conversationId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId),
-      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.fanout],
+      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.notices],
     args: [pack({ accountId: a.accountId, now: a.now, graceMs: a.graceMs, uid: a.uid, hotTail: a.hotTail })],
   }
 }
@@ -199,7 +200,7 @@ export function drainQueueCall(k: PartitionKeys, a: DrainQueueInput): ScriptCall
   return {
     name: 'drainQueue',
     keys: [k.inboxQueue(a.inboxId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId), k.presence(a.accountId),
-      k.availability(a.accountId), k.events, k.fanout],
+      k.availability(a.accountId), k.events, k.notices],
     args: [pack(a)],
   }
 }
@@ -212,32 +213,32 @@ export function assignConversationCall(k: PartitionKeys, a: AssignConversationIn
   const { conversationId, inboxId, ...rest } = a
   return {
     name: 'assignConversation',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events, k.fanout],
+    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events, k.notices],
     args: [packDefined(rest)],
   }
 }
 
 export type PresenceBeatInput = { accountId: string; agentId: string; connIds: string[]; now: number; graceMs: number }
 export function presenceBeatCall(k: PartitionKeys, a: PresenceBeatInput): ScriptCall {
-  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.fanout], args: [pack(a)] }
+  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.notices], args: [pack(a)] }
 }
 
 export function presenceSweepCall(k: PartitionKeys, a: { now: number; graceMs: number; limit: number }): ScriptCall {
-  return { name: 'presenceSweep', keys: [k.onlineIndex, k.fanout], args: [pack(a)] }
+  return { name: 'presenceSweep', keys: [k.onlineIndex, k.notices], args: [pack(a)] }
 }
 
 export type SetAvailabilityInput = { accountId: string; agentId: string; availability: 'online' | 'busy' | 'offline'; now: number; graceMs: number; uid: string }
 export function setAvailabilityCall(k: PartitionKeys, a: SetAvailabilityInput): ScriptCall {
   return {
     name: 'setAvailability',
-    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events, k.fanout],
+    keys: [k.availability(a.accountId), k.presence(a.accountId), k.agent(a.agentId), k.events, k.notices],
     args: [pack(a)],
   }
 }
 
 export type AutoResolveInput = { now: number; uid: string; hotTail: number; limit: number }
 export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput): ScriptCall {
-  return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.fanout], args: [pack(a)] }
+  return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.notices], args: [pack(a)] }
 }
 
 // ---- builders: retention (eviction of archived conversations, rehydration from the archive) ----

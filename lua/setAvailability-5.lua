@@ -3,7 +3,7 @@
 -- KEYS[2] zset    account presence
 -- KEYS[3] hash    agent
 -- KEYS[4] stream  partition events
--- KEYS[5] channel partition fan-out (PUBLISH)
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, agentId, availability, now, graceMs, uid }
 -- Reply: { 1, online (0|1), changed (0|1) } | { -1 } no such agent
 local a = cmsgpack.unpack(ARGV[1])

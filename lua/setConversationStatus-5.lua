@@ -6,7 +6,7 @@
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
 -- KEYS[4] zset    partition snooze schedule (conversation id, score snoozedUntil)
--- KEYS[5] channel partition fan-out (PUBLISH)
+-- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxes (allowed inbox ids; absent = all), agentId, agentName,
 --   status ('open'|'pending'|'snoozed'|'resolved'), snoozedUntil (ms, snoozed only),
 --   snoozedUntilIso (the same time as ISO text, for the activity), now, uid, hotTail }

@@ -3,7 +3,7 @@
 -- so the fan-out notice is private (the contact's view carries none of them).
 -- KEYS[1] hash    conversation
 -- KEYS[2] stream  partition events
--- KEYS[3] channel partition fan-out (PUBLISH)
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { accountId, inboxes (allowed inbox ids; absent = all), now, uid,
 --   priority, customAttributes (JSON text), branch, region: each absent = keep, '' = null }
 -- Reply: { 1, conversationJSON, changedJSON } changed | { 2, conversationJSON, '[]' } nothing changed

@@ -3,7 +3,7 @@
 -- fires exactly once however many engine nodes run the scheduler, and survives engine restarts.
 -- KEYS[1] zset    partition snooze schedule (conversation id, score snoozedUntil)
 -- KEYS[2] stream  partition events
--- KEYS[3] channel partition fan-out (PUBLISH)
+-- KEYS[3] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
 -- ARGV[1] msgpack { now, uid (base; each change gets uid:<conversationId>), hotTail, limit }
 -- Derived keys (same hash tag): <tag>:conv:<id> (hash), <tag>:conv:<id>:log (stream),
 --   <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).

@@ -49,9 +49,8 @@ t.test('Redis SIGKILLed mid-chat: acknowledged messages survive, the engine and 
   const ids = (history['messages'] as Json[]).filter((m) => m['type'] !== 'activity').map((m) => m['id'])
   t.same(ids, acked, 'every acknowledged message, in order, after the crash')
 
-  // scripts reload by themselves (NOSCRIPT → EVAL) and fan-out reaches the other side again
-  // (a notice published while the subscriber is still re-subscribing is missed live, as on any
-  // pub/sub gap: clients recover those with `resume`; here the question is that fan-out comes back)
+  // scripts reload by themselves (NOSCRIPT → EVAL) and fan-out reaches the other side again (that
+  // nothing published meanwhile is missed live is test/e2e/fanout-gap.test.ts)
   const after: string[] = []
   await eventually(async () => {
     const content = `after the restart ${after.length}`

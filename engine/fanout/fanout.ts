@@ -1,18 +1,21 @@
 // Fan-out across nodes. A change is published once to its partition channel (inside the Lua
 // script that made it, so notices leave Redis in the order the changes happened); every node
-// subscribes to all partition channels and delivers each notice to its local sockets:
+// subscribes to all partition channels (feed.ts), passes each notice through the partition's
+// sequencer (sequencer.ts: in log order, exactly once, caught up after a subscription gap) and
+// delivers it to its local sockets:
 //   i:<inboxId>                agents who see the inbox
 //   c:<contactId>:<inboxId>    the contact's widget sockets
-// Each frame is encoded at most once per codec. Pub/sub loss (a node's Redis link dropping) is
-// covered by `resume` from the conversation log.
-import type { Redis } from 'ioredis'
-import { splitNotice, type NoticeHeader } from '../lua/codec.js'
-import { keysFor } from '../lua/keys.js'
-import type { ConnData } from './connection.js'
-import { eventPayload, payloadOf, type Payload } from './frames.js'
-import type { Logger } from './log.js'
-import type { Socket } from './socket.js'
-import { contactConversationView } from './views.js'
+// Each frame is encoded at most once per codec.
+import type { Cluster, Redis } from 'ioredis'
+import { splitNotice, type NoticeHeader } from '../../lua/codec.js'
+import { keysFor } from '../../lua/keys.js'
+import type { ConnData } from '../connection.js'
+import { eventPayload, payloadOf, type Payload } from '../frames.js'
+import type { Logger } from '../log.js'
+import type { Socket } from '../socket.js'
+import { contactConversationView } from '../views.js'
+import type { Feed } from './feed.js'
+import { createSequencer } from './sequencer.js'
 
 /** A notice as nodes receive it: the header parsed, the event data still JSON text. */
 export type Notice = { header: NoticeHeader; data: string }
@@ -25,7 +28,9 @@ export const accountTopic = (accountId: string) => `a:${accountId}`
 export const widgetsTopic = (inboxId: string) => `w:${inboxId}`
 
 export function createFanout(deps: {
-  sub: Redis
+  feed: Feed
+  /** command connection: the sequencer reads notice logs with it */
+  redis: Redis | Cluster
   partitions: number
   log: Logger
   deliver: (ws: Socket, payload: string | Buffer, isBinary: boolean) => void
@@ -33,6 +38,10 @@ export function createFanout(deps: {
   onPresence?: (n: Notice) => void
   /** control notices (engine/control.ts): for the engine, never for clients */
   onControl?: (n: Notice) => void
+  /** a partition's gap could not be caught up: its local clients must reconnect and resume */
+  onLost?: (partition: number) => void
+  /** a partition caught up after a gap: refresh what the notice log does not hold (control notices) */
+  onResynced?: (partition: number) => void
 }) {
   // A topic's local sockets: most topics (a contact's widget) have one, held without a Set; a
   // shared topic's Set carries its name, so its sockets' lists point at one string, not a copy each.
@@ -133,7 +142,7 @@ export function createFanout(deps: {
     send(contactTopic(h.c, h.i), forContact, h.x)
   }
 
-  function onMessage(_channel: string, message: string): void {
+  function onNotice(message: string): void {
     const n = splitNotice(message)
     if (n === null) {
       deps.log.error({ size: message.length }, 'unparseable fan-out notice')
@@ -142,13 +151,23 @@ export function createFanout(deps: {
     dispatch(n)
   }
 
+  const sequencer = createSequencer({
+    redis: deps.redis, log: deps.log, deliver: onNotice,
+    logKeys: Array.from({ length: deps.partitions }, (_, p) => keysFor(p).notices),
+    lost: (p) => deps.onLost?.(p),
+    resynced: (p) => deps.onResynced?.(p),
+  })
+
   async function start(): Promise<void> {
-    const channels = Array.from({ length: deps.partitions }, (_, p) => keysFor(p).fanout)
-    deps.sub.on('message', onMessage)
-    await deps.sub.subscribe(...channels)
+    await deps.feed.start({ notice: sequencer.notice, down: sequencer.down, up: sequencer.up })
+    if (!await sequencer.whenLive(30_000)) throw new Error('fan-out did not become live')
   }
 
-  return { subscribe, unsubscribe, unsubscribeAll, members, topicsOf, count, start, dispatch, send }
+  return {
+    subscribe, unsubscribe, unsubscribeAll, members, topicsOf, count, start, dispatch, send,
+    isLive: sequencer.isLive, allLive: sequencer.allLive, whenLive: sequencer.whenLive,
+    stop: () => deps.feed.stop(),
+  }
 }
 
 export type Fanout = ReturnType<typeof createFanout>
