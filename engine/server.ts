@@ -9,6 +9,7 @@ import { registerAdminRoutes } from './http/admin.js'
 import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
 import { registerSdkRoute } from './http/sdk.js'
+import { registerWebRoutes } from './web/routes.js'
 import { createScheduler } from './scheduler.js'
 import { setInboxAutoResolve } from './auto-resolve.js'
 import { assignReopened } from './reopen.js'
@@ -283,6 +284,7 @@ export function createEngine(deps: EngineDeps) {
 
   registerHealthRoutes(app, { metrics, checkReady })
   registerSdkRoute(app)
+  registerWebRoutes(app)
   registerAdminRoutes(app, {
     sql: deps.sql,
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
