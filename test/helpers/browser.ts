@@ -2,6 +2,7 @@
 // playwright-core, headless, no sandbox (root in CI) and nothing that reaches out to the network;
 // one browser per test file, closed at teardown. Also a second local HTTP server, so a host page
 // is of another origin than the engine, as on a customer's website.
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -15,7 +16,9 @@ export const CHROMIUM_ARGS = [
 
 /** Playwright's launch gives the browser a fresh --user-data-dir of its own (removed at close). */
 export async function launchBrowser(t: T): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: process.env['CHROMIUM'] ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })
+  const executablePath = process.env['CHROMIUM'] ?? '/usr/bin/chromium'
+  if (!existsSync(executablePath)) throw new Error(`${executablePath} not found: the browser tests drive Debian's chromium; run \`npm run setup\` as root (apt-get install -y chromium)`)
+  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })
   t.teardown(() => browser.close())
   return browser
 }

@@ -23,7 +23,8 @@ export function createView(root: ShadowRoot, title: string) {
   const closeBtn = h('button', { class: 'close', type: 'button', 'aria-label': 'Close chat', text: '×' })
   const more = h('button', { class: 'more', type: 'button', hidden: true, text: 'Load earlier messages' })
   const items = h('div', { class: 'items', style: 'display:contents' })
-  const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages', tabindex: '0' }, more, items)
+  const greet = h('p', { class: 'msg act', text: 'Hi! Ask us anything: we answer right here.' })
+  const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages', tabindex: '0' }, more, greet, items)
   const typing = h('div', { class: 'typing', 'aria-live': 'polite' })
   const note = h('div', { class: 'note', hidden: true })
   const error = h('div', { class: 'err', role: 'alert', hidden: true })
@@ -109,6 +110,7 @@ export function createView(root: ShadowRoot, title: string) {
         want.push(el)
       }
       for (const k of pendingNodes.keys()) if (!keep.has(k)) pendingNodes.delete(k)
+      greet.hidden = want.length > 0
       const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40
       // move only what is out of place: a screen reader hears new messages, not the whole log again
       let cur = items.firstChild
