@@ -14,8 +14,13 @@ export type ArchiverConfig = {
   logLevel: LogLevel;
   batchSize: number;
   batchMs: number;
-  /** This process's consumer name in the `archiver` group; null = a fresh unique name per start. */
+  /**
+   * This process's consumer name in the `archiver` group; null = `archiver@<host name>`. Stable
+   * across restarts, so a restarted process takes over its own pending entries at once (identity.ts).
+   */
   consumer: string | null;
+  /** TTL of the lease that says which live process holds the consumer name (renewed every third). */
+  leaseMs: number;
   /** XAUTOCLAIM min-idle: an entry pending this long with any consumer is taken over. */
   claimIdleMs: number;
   /** How often the janitor claims stale entries, trims the streams and drops idle consumers. */
@@ -106,6 +111,7 @@ export function loadConfig(env: Env): ConfigResult {
     batchSize: int('BATCH_SIZE', 500, 1, 100_000),
     batchMs: int('BATCH_MS', 200, 1, 60_000),
     consumer: consumer(),
+    leaseMs: int('ARCHIVER_LEASE_MS', 2_000, 100, 60_000),
     claimIdleMs: int('ARCHIVER_CLAIM_IDLE_MS', 60_000, 10, 86_400_000),
     janitorMs: int('ARCHIVER_JANITOR_MS', 5_000, 10, 3_600_000),
     trim: bool('ARCHIVER_TRIM', true),

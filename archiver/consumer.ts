@@ -4,7 +4,8 @@
 //   2. XREADGROUP … > COUNT batchSize BLOCK batchMs; write the batch in ONE transaction with the
 //      partition checkpoint (sink.ts); XACK only after COMMIT. A crash in between replays the
 //      batch, which the idempotent inserts absorb;
-//   3. every janitorMs: XAUTOCLAIM entries idle > claimIdleMs from stalled consumers (and report,
+//   3. every janitorMs: XAUTOCLAIM entries idle > claimIdleMs from stalled consumers (a restart
+//      under the same, stable name re-reads its own in step 1 at once: identity.ts) (and report,
 //      as lost, the ids Redis says were deleted while pending), trim the stream with MINID below
 //      what every group has acknowledged and PostgreSQL has committed, drop long-idle consumers.
 // PostgreSQL down: the batch is retried with exponential backoff (capped at 5 s), nothing is

@@ -1,13 +1,13 @@
 // Composition root of the archiver process: migrates, then consumes the partition event streams
 // into PostgreSQL (consumer.ts) and serves /healthz, /readyz and /metrics. The only file of the
 // archiver that reads process.env.
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { loadConfig, safeUrl } from './config.js';
-import { createConsumer } from './consumer.js';
+import { createScripts } from '../lua/scripts.js';
+import { createConsumer, type Consumer } from './consumer.js';
+import { acquireConsumerName, stableConsumerName, type ConsumerIdentity } from './identity.js';
 import { createHttpServer } from './http.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -46,27 +46,32 @@ redis.on('ready', () => {
   redisDown = false;
 });
 
+const scripts = createScripts(redis);
 const metrics = createMetrics();
 const readiness = createReadiness({ redis, sql });
-const consumerName = config.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-const consumer = createConsumer({
-  redis,
-  sql,
-  log,
-  metrics,
-  config: {
-    partitions: config.partitions,
-    batchSize: config.batchSize,
-    batchMs: config.batchMs,
-    claimIdleMs: config.claimIdleMs,
-    janitorMs: config.janitorMs,
-    trim: config.trim,
-    consumer: consumerName,
-  },
-  setArchiving: (ok) => readiness.setArchiving(ok),
-});
+/** The consumer, once this process holds its consumer name (identity.ts); null before. */
+let consumer: Consumer | null = null;
+let identity: ConsumerIdentity | null = null;
+function createConsumerNamed(name: string): Consumer {
+  return createConsumer({
+    redis,
+    sql,
+    log,
+    metrics,
+    config: {
+      partitions: config.partitions,
+      batchSize: config.batchSize,
+      batchMs: config.batchMs,
+      claimIdleMs: config.claimIdleMs,
+      janitorMs: config.janitorMs,
+      trim: config.trim,
+      consumer: name,
+    },
+    setArchiving: (ok) => readiness.setArchiving(ok),
+  });
+}
 metrics.setProbes({
-  lag: () => consumer.lag(),
+  lag: () => consumer?.lag() ?? Promise.resolve(new Map()),
   redisMemory: async () => {
     const info = await redis.info('memory');
     const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
@@ -88,7 +93,7 @@ async function ensurePartitions(): Promise<void> {
 }
 
 /** Applies migrations, retrying while PostgreSQL is unreachable; exits on a real failure. */
-async function migrate(): Promise<void> {
+async function migrate(): Promise<boolean> {
   for (let attempt = 1; !stop.signal.aborted; attempt++) {
     try {
       const { applied } = await runMigrations(sql, log);
@@ -96,20 +101,42 @@ async function migrate(): Promise<void> {
       readiness.markMigrated();
       await ensurePartitions();
       partitionTimer = setInterval(() => void ensurePartitions(), PARTITION_CHECK_MS).unref();
-      consumer.start();
-      consuming = true;
-      return;
+      return true;
     } catch (err) {
-      if (stop.signal.aborted) return;
+      if (stop.signal.aborted) return false;
       if (!isTransientPgError(err)) {
         log.fatal({ err }, 'migrations failed');
-        return shutdown('migration failure', 1);
+        await shutdown('migration failure', 1);
+        return false;
       }
       const retryInMs = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
       log.warn({ err, attempt, retryInMs }, 'postgres unreachable; retrying migrations');
       await sleep(retryInMs, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   }
+  return false;
+}
+
+/** Takes the consumer name (identity.ts), then consumes the partition streams under it. */
+async function startConsuming(): Promise<void> {
+  try {
+    identity = await acquireConsumerName({
+      scripts, log, preferred: stableConsumerName(config.consumer), leaseMs: config.leaseMs, signal: stop.signal,
+      onLost: () => void shutdown('consumer name lost', 1),
+    });
+  } catch (err) {
+    if (stop.signal.aborted) return;
+    log.fatal({ err }, 'could not take a consumer name');
+    return shutdown('consumer name failure', 1);
+  }
+  if (stop.signal.aborted) {
+    await identity.release();
+    return;
+  }
+  log.info({ consumer: identity.name, stable: identity.stable }, 'consumer name held');
+  consumer = createConsumerNamed(identity.name);
+  consumer.start();
+  consuming = true;
 }
 
 let shuttingDown = false;
@@ -125,7 +152,8 @@ async function shutdown(reason: string, code: number): Promise<void> {
     process.exit(code === 0 ? 1 : code);
   }, SHUTDOWN_GRACE_MS).unref();
   await http.close().catch((err: unknown) => log.warn({ err }, 'http close failed'));
-  if (consuming) await consumer.stop().catch((err: unknown) => log.warn({ err }, 'consumer stop failed'));
+  if (consuming) await consumer?.stop().catch((err: unknown) => log.warn({ err }, 'consumer stop failed'));
+  await identity?.release();
   await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
   redis.disconnect();
   await sql.end({ timeout: 5 }).catch((err: unknown) => log.warn({ err }, 'postgres close failed'));
@@ -155,11 +183,11 @@ try {
   log.info(
     {
       port, postgres: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl), partitions: config.partitions,
-      consumer: consumerName,
+      consumer: stableConsumerName(config.consumer),
     },
     `archiver listening on port ${port}`,
   );
-  await migrate();
+  if (await migrate()) await startConsuming();
 } catch (err) {
   log.fatal({ err }, 'archiver failed to start');
   await shutdown('startup failure', 1);

@@ -20,19 +20,17 @@ import { createScripts } from '../lua/scripts.js'
 import { createConversationReader } from './conversations.js'
 import { createEviction, createRetentionMetrics, evictionIntervalMs } from './eviction.js'
 import { createRehydrator, withRehydration } from './rehydrate.js'
-import { accountTopic, createFanout, contactTopic, inboxTopic, widgetsTopic, type Notice } from './fanout/fanout.js'
+import { createFanout, type Fanout } from './fanout/fanout.js'
+import { createFollow } from './fanout/follow.js'
 import { createAssignment } from './assignment.js'
 import { createAgentAdmin } from './agents.js'
-import { AGENT_CONTROL, INBOX_CONTROL, type AgentControl, type InboxControl } from './control.js'
 import type { OpDeps } from './ops/deps.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
 import { connLog, type ConnData } from './connection.js'
-import type { Socket } from './socket.js'
 import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
 import { createSockets } from './socket.js'
-import { payloadOf } from './frames.js'
 import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
@@ -134,30 +132,13 @@ export function createEngine(deps: EngineDeps) {
     config, redis, directory, presence, scripts, reader, assignment, now: Date.now, hotTail: config.hotTail,
     assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
   }
-  let fanoutRef: ReturnType<typeof createFanout> | null = null
-  const subscribeConn = async (ws: Socket, hello: Readonly<Record<string, unknown>>) => {
-    const conn = ws.getUserData()
-    const fanout = fanoutRef
-    if (fanout === null) return
-    if (conn.principal.kind === 'contact') {
-      const inboxId = conn.principal.inbox.id
-      fanout.subscribe(ws, contactTopic(conn.principal.contactId, inboxId))
-      fanout.subscribe(ws, widgetsTopic(inboxId))
-      const inbox = hello['inbox'] as { agentsOnline?: boolean } | undefined
-      if (!agentsOnlineSent.has(inboxId)) agentsOnlineSent.set(inboxId, inbox?.agentsOnline === true)
-      return
-    }
-    fanout.subscribe(ws, accountTopic(conn.accountId))
-    const inboxes = await directory.visibleInboxIds(conn.principal.agent)
-    if (conn.closed) return
-    for (const id of inboxes) fanout.subscribe(ws, inboxTopic(id))
-  }
+  let fanoutRef: Fanout | null = null
   const sockets = createSockets({
     config, log, metrics, deps: opDeps, ops, admit,
     hooks: {
       onOpen: (ws, hello) => {
         const conn = ws.getUserData()
-        subscribeConn(ws, hello).catch((err: unknown) => connLog(log, conn).warn({ err }, 'subscribe failed'))
+        follow.join(ws, hello).catch((err: unknown) => connLog(log, conn).warn({ err }, 'subscribe failed'))
         if (conn.principal.kind === 'agent') {
           presence.connect(conn.accountId, conn.principal.agent.id, conn.id).catch((err: unknown) => connLog(log, conn).warn({ err }, 'presence connect failed'))
         }
@@ -171,100 +152,14 @@ export function createEngine(deps: EngineDeps) {
     },
   })
 
-  // widgets get `agentsOnline` changes only: after a presence delta, recompute it for the agent's
-  // inboxes that have local widgets and send it where it changed
-  const agentsOnlineSent = new Map<string, boolean>()
-  const onPresence = async (n: Notice) => {
-    const agentId = ((JSON.parse(n.data) as { agent?: { id?: string } }).agent)?.id
-    if (agentId === undefined) return
-    const accountId = n.header.a
-    const agent = await directory.getAgent(accountId, agentId)
-    await refreshAgentsOnline(accountId, agent?.inboxIds ?? [])
-  }
-  /** Sends `agentsOnline` to the local widgets of these inboxes where it changed. */
-  const refreshAgentsOnline = async (accountId: string, inboxIds: readonly string[]) => {
-    for (const inboxId of inboxIds) {
-      if ((fanoutRef?.count(widgetsTopic(inboxId)) ?? 0) === 0) {
-        agentsOnlineSent.delete(inboxId)
-        continue
-      }
-      const online = await presence.inboxHasAgentsOnline(accountId, inboxId)
-      if (agentsOnlineSent.get(inboxId) === online) continue
-      agentsOnlineSent.set(inboxId, online)
-      fanoutRef?.send(widgetsTopic(inboxId), payloadOf({ op: 'event', type: 'presence.updated', data: { agentsOnline: online } }))
-    }
-  }
-  // an administrator changed an agent or added an inbox: local sockets follow at once
-  const onControl = async (n: Notice) => {
-    const accountId = n.header.a
-    const agentSockets = fanout.members(accountTopic(accountId))
-    if (n.header.t === INBOX_CONTROL) {
-      const { inboxId } = JSON.parse(n.data) as InboxControl
-      for (const ws of agentSockets) {
-        const conn = ws.getUserData()
-        if (!conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.role === 'administrator') fanout.subscribe(ws, inboxTopic(inboxId))
-      }
-      return
-    }
-    if (n.header.t !== AGENT_CONTROL) return
-    const { agentId, revoked, inboxIds } = JSON.parse(n.data) as AgentControl
-    // widgets of the inboxes it joined or left, on this node: does anyone answer there now?
-    await refreshAgentsOnline(accountId, inboxIds ?? [])
-    await refreshAgent(accountId, agentId, revoked, agentSockets)
-  }
-  /** One agent's local sockets take its current role and inboxes, or close when it is gone. */
-  const refreshAgent = async (accountId: string, agentId: string, revoked: boolean, agentSockets: Socket[]) => {
-    const mine = agentSockets.filter((ws) => {
-      const conn = ws.getUserData()
-      return !conn.closed && conn.principal.kind === 'agent' && conn.principal.agent.id === agentId
-    })
-    if (mine.length === 0) return
-    const agent = revoked ? null : await directory.getAgent(accountId, agentId)
-    if (agent === null) {
-      for (const ws of mine) sockets.end(ws, CLOSE.revoked, 'credentials revoked: sign in again')
-      return
-    }
-    const wanted = new Set((await directory.visibleInboxIds(agent)).map(inboxTopic))
-    for (const ws of mine) {
-      const conn = ws.getUserData()
-      if (conn.closed) continue
-      conn.principal = { kind: 'agent', agent }
-      for (const topic of fanout.topicsOf(ws)) if (topic.startsWith(inboxTopic('')) && !wanted.has(topic)) fanout.unsubscribe(ws, topic)
-      for (const topic of wanted) fanout.subscribe(ws, topic)
-    }
-  }
-  // after a fan-out gap: control notices (the engine's own, not in the notice log) may have been
-  // missed, so every local agent of the partition is read again, and widgets' agentsOnline too
-  const resync = async (p: number) => {
-    const agents = new Map<string, Set<string>>()
-    const widgetInboxes = new Map<string, Set<string>>()
-    for (const ws of sockets.live) {
-      const conn = ws.getUserData()
-      if (conn.closed || partitionOf(conn.accountId, config.partitions) !== p) continue
-      const into = conn.principal.kind === 'agent' ? agents : widgetInboxes
-      const id = conn.principal.kind === 'agent' ? conn.principal.agent.id : conn.principal.inbox.id
-      const set = into.get(conn.accountId) ?? new Set<string>()
-      set.add(id)
-      into.set(conn.accountId, set)
-    }
-    for (const [accountId, ids] of agents) {
-      const agentSockets = fanout.members(accountTopic(accountId))
-      for (const id of ids) await refreshAgent(accountId, id, false, agentSockets)
-    }
-    for (const [accountId, inboxIds] of widgetInboxes) await refreshAgentsOnline(accountId, [...inboxIds])
-  }
+  const follow = createFollow({ directory, presence, sockets, fanout: () => fanout, partitions: config.partitions })
   const fanout = createFanout({
     feed: createPubsubFeed({ sub: deps.sub, channels: Array.from({ length: config.partitions }, (_, p) => keysFor(p).fanout), log }),
     redis, partitions: config.partitions, log, deliver: sockets.deliver,
-    onPresence: (n) => { onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
-    onControl: (n) => { onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
-    onLost: (p) => {
-      for (const ws of [...sockets.live]) {
-        const conn = ws.getUserData()
-        if (partitionOf(conn.accountId, config.partitions) === p) sockets.end(ws, CLOSE.reconnect, 'missed live events: reconnect and resume')
-      }
-    },
-    onResynced: (p) => { resync(p).catch((err: unknown) => log.warn({ err, partition: p }, 'resync after a fan-out gap failed')) },
+    onPresence: (n) => { follow.onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
+    onControl: (n) => { follow.onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
+    onLost: follow.lost,
+    onResynced: (p) => { follow.resynced(p).catch((err: unknown) => log.warn({ err, partition: p }, 'resync after a fan-out gap failed')) },
   })
   fanoutRef = fanout
 

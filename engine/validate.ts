@@ -65,3 +65,34 @@ export function oneOf<T extends string>(o: Obj, field: string, allowed: readonly
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) bad(field, `must be one of ${allowed.join(', ')}`)
   return v as T
 }
+
+// String.prototype.isWellFormed (Node 20+, not in the ES2023 lib types)
+const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed
+
+/**
+ * Why `s` cannot be stored as text, or null when it can. PostgreSQL `text` and `jsonb` cannot hold
+ * U+0000, and an unpaired UTF-16 surrogate has no UTF-8 form (drivers write U+FFFD instead): both
+ * would make the archived copy differ from what Redis served, so both are refused, never changed.
+ * The one check for every string a client can write (frames, HTTP bodies, upgrade parameters).
+ */
+export function textProblem(s: string): string | null {
+  if (s.includes('\u0000')) return 'holds U+0000 (NUL), which cannot be stored'
+  if (!isWellFormed.call(s)) return 'holds an unpaired UTF-16 surrogate (not valid Unicode text)'
+  return null
+}
+
+/** Throws bad_request when any string or key in `value` (any depth) fails textProblem; `path` names it. */
+export function assertStorable(value: unknown, path = ''): void {
+  if (typeof value === 'string') {
+    const why = textProblem(value)
+    if (why !== null) throw new AppError('bad_request', `\`${path}\` ${why}`)
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => assertStorable(v, `${path}[${i}]`))
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const why = textProblem(k)
+      if (why !== null) throw new AppError('bad_request', `a key in ${path === '' ? 'the body' : `\`${path}\``} ${why}`)
+      assertStorable(v, path === '' ? k : `${path}.${k}`)
+    }
+  }
+}

@@ -105,11 +105,27 @@ local function publish(logKey, etype, h, private, data)
   rcall('PUBLISH', string.sub(logKey, 1, -5), id .. ' ' .. body)
 end
 
+-- createdAt of the newest message in the conversation log (0 for an empty log): the hash's
+-- lastMessageAt, or, for a log written before that field existed (or restored from PostgreSQL),
+-- its newest entry, read once
+local function last_message_at(convKey, logKey)
+  local at = tonumber(rcall('HGET', convKey, 'lastMessageAt'))
+  if at then return at end
+  local newest = rcall('XREVRANGE', logKey, '+', '-', 'COUNT', 1)[1]
+  if not newest then return 0 end
+  return tonumber(cjson.decode(newest[2][2]).createdAt) or 0
+end
+
 -- appends a message to the conversation log (hot tail capped) and returns it with its stream id;
--- msgCount counts every entry ever appended, so XLEN < msgCount means the tail was trimmed
+-- msgCount counts every entry ever appended, so XLEN < msgCount means the tail was trimmed.
+-- A message is never dated before the one before it (a request held through an outage, another
+-- node's clock): createdAt = max(its time, the previous message's createdAt).
 local function append_log(convKey, logKey, hotTail, msg)
+  local prev = last_message_at(convKey, logKey)
+  if msg.createdAt < prev then msg.createdAt = prev end
   local id = rcall('XADD', logKey, 'MAXLEN', '~', hotTail, '*', 'm', cjson.encode(msg))
   rcall('HINCRBY', convKey, 'msgCount', 1)
+  rcall('HSET', convKey, 'lastMessageAt', msg.createdAt)
   msg.id = id
   return msg
 end

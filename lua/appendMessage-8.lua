@@ -1,6 +1,6 @@
 -- appendMessage: the hot path. Validates, dedupes, applies the flood rule, appends the message to
 -- the conversation log and the partition stream, updates the conversation, publishes the fan-out.
--- KEYS[1] hash    conversation
+-- KEYS[1] hash    conversation (lastMessageAt: createdAt of the newest log entry, kept by append_log)
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
 -- KEYS[4] hash    echoId dedupe of this conversation: "<senderType>:<senderId>:<echoId>" -> the first
@@ -56,14 +56,18 @@ if incoming then
   end
 end
 
--- writes start here
+-- writes start here; `now` never goes back before the conversation's newest message (a request
+-- held through an outage arrives late): the message and what it changes take that time
+local now = a.now
+local prevAt = last_message_at(KEYS[1], KEYS[2])
+if now < prevAt then now = prevAt end
 local private = (not incoming) and a.private == true
 local msg = append_log(KEYS[1], KEYS[2], a.hotTail, {
   conversationId = h.id, accountId = h.accountId, inboxId = h.inboxId,
   type = incoming and 'incoming' or 'outgoing', content = a.content, contentType = a.contentType or 'text',
   contentAttributes = cjson.decode(a.contentAttributes or '{}'), private = private,
   echoId = a.echoId or NULL, sourceId = a.sourceId or NULL, status = 'sent',
-  sender = { type = a.senderType, id = a.senderId }, createdAt = a.now, uid = a.uid })
+  sender = { type = a.senderType, id = a.senderId }, createdAt = now, uid = a.uid })
 local msgJson = cjson.encode(msg)
 if echoField then
   rcall('HSET', KEYS[4], echoField, msg.id)
@@ -71,17 +75,17 @@ if echoField then
 end
 if a.sourceId then rcall('SET', KEYS[5], h.id .. ' ' .. msg.id, 'PX', a.sourceTtlMs) end
 if incoming then
-  rcall('ZADD', KEYS[6], a.now, a.uid)
+  rcall('ZADD', KEYS[6], a.now, a.uid) -- the flood window counts arrivals
   rcall('PEXPIRE', KEYS[6], 60000)
 end
 
 local changed = {}
-local fields = { 'lastActivityAt', a.now }
+local fields = { 'lastActivityAt', now }
 local waitedSince = NULL
 local reopened = false
 if incoming then
   if h.waitingSince == nil or h.waitingSince == '' then
-    table.insert(fields, 'waitingSince'); table.insert(fields, a.now); table.insert(changed, 'waitingSince')
+    table.insert(fields, 'waitingSince'); table.insert(fields, now); table.insert(changed, 'waitingSince')
   end
   table.insert(fields, 'unreadCount'); table.insert(fields, (tonumber(h.unreadCount) or 0) + 1)
   if h.status == 'resolved' or h.status == 'snoozed' then
@@ -98,23 +102,23 @@ elseif not private then
     table.insert(changed, 'waitingSince')
   end
   if h.firstReplyCreatedAt == nil or h.firstReplyCreatedAt == '' then
-    table.insert(fields, 'firstReplyCreatedAt'); table.insert(fields, a.now)
+    table.insert(fields, 'firstReplyCreatedAt'); table.insert(fields, now)
     table.insert(changed, 'firstReplyCreatedAt')
   end
 end
 rcall('HSET', KEYS[1], unpack(fields))
-set_list(KEYS[1], h, reopened and 'open' or h.status, a.now)
+set_list(KEYS[1], h, reopened and 'open' or h.status, now)
 local view = conv_view(hgetall(KEYS[1]))
 
-emit(KEYS[3], 'message.created', h.accountId, a.uid, a.now, { message = msg, conversation = view, waitedSince = waitedSince })
+emit(KEYS[3], 'message.created', h.accountId, a.uid, now, { message = msg, conversation = view, waitedSince = waitedSince })
 publish(KEYS[8], 'message.created', h, private, { message = msg })
 if reopened then
-  local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', a.now, a.reopenUid))
-  emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, a.now, { message = act, conversation = view })
+  local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', now, a.reopenUid))
+  emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, now, { message = act, conversation = view })
   publish(KEYS[8], 'message.created', h, false, { message = act })
 end
 if #changed > 0 then
-  emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', a.now, { conversation = view, changed = changed, previousStatus = h.status })
+  emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', now, { conversation = view, changed = changed, previousStatus = h.status })
   publish(KEYS[8], 'conversation.updated', h, false, { conversation = view, changed = changed })
 end
 return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }

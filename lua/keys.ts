@@ -101,3 +101,11 @@ export function hashTagOf(key: string): string | null {
   if (close <= open + 1) return null
   return key.slice(open + 1, close)
 }
+
+/**
+ * string: the archiver process that holds a consumer name of the `archiver` group, with a short TTL
+ * it keeps renewing (archiver/identity.ts). Not an account's: its own hash tag.
+ */
+export function archiverConsumerKey(name: string): string {
+  return `{archiver}:consumer:${name}`
+}

@@ -307,3 +307,8 @@ export function rehydrateConversationCall(k: PartitionKeys, a: RehydrateConversa
     args: [pack({ id: a.conversationId, fields: Object.entries(a.fields).flat(), score: a.score, messages: a.messages })],
   }
 }
+
+/** A lease on `key` for `owner` (archiver/identity.ts); ttlMs 0 releases it. */
+export function holdLeaseCall(key: string, a: { owner: string; ttlMs: number }): ScriptCall {
+  return { name: 'holdLease', keys: [key], args: [pack(a)] }
+}

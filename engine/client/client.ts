@@ -9,23 +9,19 @@
 // event; nothing the app passes to `on` can break the client.
 import { createConnection } from './connection.js'
 import { createEmitter } from './emitter.js'
-import { ParleyError, RETRYABLE } from './errors.js'
+import { ParleyError } from './errors.js'
 import { newEchoId } from './ids.js'
 import { createOutbox } from './outbox.js'
 import { createRequests } from './requests.js'
-import { CANCELLED, eachLimited, resyncConversation, type ResyncCtx } from './resync.js'
 import type { KeyValue } from './storage.js'
 import { createHeld, type AnyConversation } from './store.js'
+import { createSync, type SyncHooks } from './sync.js'
+import { createView } from './view.js'
 import type { ClientEvents, Codec, CommonOptions, Opener, OutboxEntry, SendOptions, State } from './types.js'
 import type { EventFrame, Hello, Message } from '../wire.js'
 
-export type RoleHooks = {
-  role: 'agent' | 'contact'
+export type RoleHooks = SyncHooks & {
   onHello: (hello: Hello) => void
-  /** before the per-conversation resync (agents re-run their lists here) */
-  beforeResync?: (ctx: ResyncCtx, reconnect: boolean) => Promise<void>
-  /** after it (agents refresh presence) */
-  afterResync?: (ctx: ResyncCtx, reconnect: boolean) => Promise<void>
   /** presence.updated: role-specific bookkeeping before the app hears it */
   onPresence?: (data: ClientEvents['presence.updated']) => void
 }
@@ -40,20 +36,12 @@ export type CoreDeps = {
   hooks: RoleHooks
 }
 
-const INTERNAL_RETRIES = 5
-
 export function createCore(deps: CoreDeps) {
   const { options, hooks } = deps
   const emitter = createEmitter<ClientEvents>()
   const emit = emitter.emit
   const held = createHeld()
-  const typingOn = new Map<string, ClientEvents['typing']>()
   let hello: Hello | null = null
-  let syncGen = 0
-  let syncing = true
-  let buffered: EventFrame[] = []
-  let everSynced = false
-  let syncedWaiters: { resolve: () => void; reject: (e: ParleyError) => void }[] = []
   let closedErr: ParleyError | null = null
 
   const conn = createConnection({
@@ -66,11 +54,8 @@ export function createCore(deps: CoreDeps) {
     onHello,
     onFrame,
     onDown: () => {
-      syncGen++
-      syncing = true
-      buffered = []
+      sync.down()
       requests.dropped()
-      outbox.setLive(false)
     },
     onFatal: (err) => shutdown(err, true),
   })
@@ -89,137 +74,34 @@ export function createCore(deps: CoreDeps) {
     onAck: (m) => void held.putMessage(m),
     onFailed: (err) => emit('error', err),
   })
-
-  // ---- the held view and what the app hears -------------------------------------------------
-
-  /**
-   * A message of the ordered stream (an event, or resync): told once, in id order. One at or before
-   * the cursor was told already (or came with an app's history call): only its contents may update.
-   */
-  function putMessage(m: Message): void {
-    outbox.acknowledged(m)
-    if (held.advance(m)) {
-      held.putMessage(m)
-      emit('message.created', { message: m })
-    } else if (held.putMessage(m) === 'updated') emit('message.updated', { message: m })
-  }
-
-  function applyEvent(ev: EventFrame): void {
-    switch (ev.type) {
-      case 'message.created':
-        return putMessage(ev.data.message)
-      case 'message.updated': {
-        const m = ev.data.message
-        if (held.hasMessage(m.conversationId, m.id) && held.putMessage(m) === 'same') return
-        return emit('message.updated', ev.data)
-      }
-      case 'conversation.created':
-      case 'conversation.updated':
-        held.putConversation(ev.data.conversation)
-        return emit(ev.type, ev.data as never)
-      case 'typing': {
-        const k = `${ev.data.conversationId} ${ev.data.sender.type} ${ev.data.sender.id}`
-        if (ev.data.on) typingOn.set(k, ev.data)
-        else typingOn.delete(k)
-        return emit('typing', ev.data)
-      }
-      case 'presence.updated':
-        hooks.onPresence?.(ev.data)
-        return emit('presence.updated', ev.data)
-      default:
-        // an event type newer than this SDK: pass it on as is
-        return emitter.emit((ev as { type: never }).type, (ev as { data: never }).data)
-    }
-  }
+  const view = createView({ held, emitter, outbox, role: hooks.role, onPresence: hooks.onPresence })
+  const sync = createSync({ held, view, requests, outbox, hooks, emit, restart: () => conn.restart('resync failed') })
 
   function onFrame(frame: Record<string, unknown>): void {
     if (frame['op'] === 'reply') {
       const f = frame as { ref: number | null; ok: boolean; error?: { code: never; message: string; retryAfterMs?: number } }
       if (!requests.onReply(f) && f.ok === false && f.error !== undefined) emit('error', new ParleyError(f.error.code, f.error.message, f.error.retryAfterMs))
     } else if (frame['op'] === 'event') {
-      if (syncing) buffered.push(frame as EventFrame)
-      else applyEvent(frame as EventFrame)
-    }
-  }
-
-  // ---- resync ---------------------------------------------------------------------------------
-
-  /** an internal call that waits out rate limits (resync must not fail on a burst) */
-  const call = async (op: string, params: Record<string, unknown>, my: number): Promise<Record<string, unknown>> => {
-    for (let i = 0; ; i++) {
-      try {
-        return (await requests.request(op, params)) as Record<string, unknown>
-      } catch (err) {
-        const e = err as ParleyError
-        if (!RETRYABLE.has(e.code) || i >= INTERNAL_RETRIES || my !== syncGen) throw e
-        await new Promise((r) => setTimeout(r, e.retryAfterMs ?? 500))
-      }
+      sync.event(frame as EventFrame)
     }
   }
 
   function onHello(h: Hello): void {
     const reconnect = hello !== null
     hello = h
-    const my = ++syncGen
-    syncing = true
-    buffered = []
     requests.flush()
     hooks.onHello(h)
     emit('hello', h)
-    const ctx: ResyncCtx = {
-      held, role: hooks.role, current: () => my === syncGen, fresh: new Map(),
-      call: (op, params) => call(op, params, my),
-      message: putMessage,
-      conversation: (c: AnyConversation, isNew: boolean) => {
-        const changed = held.putConversation(c)
-        if (isNew && hooks.role === 'agent') emit('conversation.created', { conversation: c as never })
-        else if (changed.length > 0) emit('conversation.updated', { conversation: c, changed: isNew ? Object.keys(c) : changed })
-      },
-      removed: (id, code) => {
-        held.remove(id)
-        emit('conversation.removed', { conversationId: id, code })
-      },
-      statusChanged: (m) => {
-        if (held.putMessage(m) === 'updated') emit('message.updated', { message: m })
-      },
-    }
-    const run = async () => {
-      await hooks.beforeResync?.(ctx, reconnect)
-      await eachLimited([...new Set([...held.ids(), ...ctx.fresh.keys()])], (id) => resyncConversation(ctx, id))
-      await hooks.afterResync?.(ctx, reconnect)
-    }
-    run().then(() => {
-      if (my !== syncGen) return
-      if (reconnect) for (const t of typingOn.values()) emit('typing', { ...t, on: false })
-      typingOn.clear()
-      syncing = false
-      const b = buffered
-      buffered = []
-      for (const ev of b) applyEvent(ev)
-      everSynced = true
-      emit('synced', { reconnect })
-      for (const w of syncedWaiters) w.resolve()
-      syncedWaiters = []
-      outbox.setLive(true)
-    }, (err: unknown) => {
-      if (my !== syncGen || err === CANCELLED) return
-      const e = err instanceof ParleyError ? err : new ParleyError('internal', String(err))
-      if (e.code === 'disconnected' || e.code === 'closed') return
-      emit('error', e)
-      // the view could not be completed on this socket: start over on a new one
-      if (conn.ready) conn.wake()
-    })
+    sync.begin(reconnect)
   }
 
   function shutdown(err: ParleyError, report: boolean): void {
     if (closedErr !== null) return
     closedErr = err
-    syncGen++
+    sync.close(err)
     conn.stop()
     requests.failAll(err)
     outbox.close(err)
-    for (const w of syncedWaiters) w.reject(err)
-    syncedWaiters = []
     if (report) emit('error', err)
   }
 
@@ -275,19 +157,20 @@ export function createCore(deps: CoreDeps) {
     messages: (conversationId: string): Message[] => held.messages(conversationId),
     /** the latest conversation object the client holds, or null */
     conversation: (conversationId: string): AnyConversation | null => held.conversation(conversationId),
+    /** stop holding a conversation (its messages, its resync); a later event of it holds it again */
+    forget: (conversationId: string): void => held.remove(conversationId),
     /** ids of the conversations the client holds */
     conversations: (): string[] => held.ids().filter((id) => held.conversation(id) !== null),
     /** sends not yet acknowledged, oldest first (they survive a reload when storage does) */
     outbox: () => outbox.entries(),
     /** resolves at the next `synced` (at once when synced now) */
-    whenSynced: (): Promise<void> => closedErr !== null ? Promise.reject(closedErr)
-      : !syncing && conn.ready ? Promise.resolve() : new Promise((resolve, reject) => syncedWaiters.push({ resolve, reject })),
+    whenSynced: (): Promise<void> => (closedErr !== null ? Promise.reject(closedErr) : sync.whenSynced(conn.ready)),
     /** connect now if waiting to reconnect (the page came back online or into view) */
     reconnectNow: () => conn.wake(),
     /** closes for good: pending calls are rejected with `closed`; the stored outbox stays */
     close: (): void => shutdown(new ParleyError('closed', 'the client was closed'), false),
     get state(): State { return conn.state },
-    get synced(): boolean { return everSynced && !syncing && conn.ready },
+    get synced(): boolean { return sync.synced(conn.ready) },
     get hello(): Hello | null { return hello },
   }
   return { api, request, held, emit, start: () => conn.start() }

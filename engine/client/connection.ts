@@ -1,7 +1,7 @@
 // One logical connection over many sockets: connect, wait for `hello`, ping, and reconnect with
 // full-jitter backoff after a drop (at once when the app calls wake(): browser online / focus /
 // visible). Refused upgrades: 401/403 (or, where the status is hidden, a close-without-open while
-// the server answers HTTP) count as refusals, and the third in a row ends the client (`closed`):
+// the engine's /readyz answers ready) count as refusals, and the third in a row ends the client (`closed`):
 // no reconnect storm on a bad token. Close code 4001 (credentials revoked) ends it at once.
 import { createBackoff } from './backoff.js'
 import { ParleyError } from './errors.js'
@@ -17,7 +17,7 @@ export type ConnectionDeps = {
   url: () => string
   codec: Codec
   backoff?: Backoff
-  /** resolves true when the server answers HTTP at all (used when a refusal's status is hidden) */
+  /** resolves true when the engine is up and ready (used when a refusal's status is hidden) */
   probe: (() => Promise<boolean>) | null
   pingIntervalMs?: number
   pingTimeoutMs?: number
@@ -195,6 +195,10 @@ export function createConnection(deps: ConnectionDeps) {
       if (state === 'closed') return
       if (retryTimer !== null) schedule(0)
       else if (ready) checkAlive(gen)
+    },
+    /** replace the current socket (e.g. a resync that could not complete on it) */
+    restart(reason: string): void {
+      if (ready) drop(4000, reason)
     },
     stop,
     get state() { return state },

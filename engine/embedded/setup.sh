@@ -41,6 +41,7 @@ find_chromium() {
 missing=()
 find_redis >/dev/null || missing+=(redis-server)
 find_pg >/dev/null || missing+=(postgresql)
+# Debian's chromium: the browser tests (test/web/, test/engine/client/browser.test.ts) drive it
 find_chromium >/dev/null || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -7,12 +7,17 @@ export function registerHealthRoutes(app: TemplatedApp, deps: { metrics: Metrics
   app.get('/healthz', (res) => {
     sendJson(res, track(res), '200 OK', { status: 'ok' })
   })
+  // readable cross-origin: the browser SDK asks it to tell a refused upgrade from an engine not ready
   app.get('/readyz', (res) => {
     const state = track(res)
-    deps.checkReady().then(
-      (ready) => sendJson(res, state, ready ? '200 OK' : '503 Service Unavailable', { ready }),
-      () => sendJson(res, state, '503 Service Unavailable', { ready: false }),
-    )
+    const answer = (ready: boolean) => {
+      if (state.aborted) return
+      res.cork(() => {
+        res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json')
+          .writeHeader('access-control-allow-origin', '*').writeHeader('cache-control', 'no-store').end(JSON.stringify({ ready }))
+      })
+    }
+    deps.checkReady().then(answer, () => answer(false))
   })
   app.get('/metrics', (res) => {
     const state = track(res)

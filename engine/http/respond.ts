@@ -2,6 +2,7 @@
 import type { HttpResponse } from 'uWebSockets.js'
 import { AppError } from '../errors.js'
 import { HTTP_STATUS, type ErrorCode } from '../protocol.js'
+import { assertStorable } from '../validate.js'
 
 export type Responder = { aborted: boolean }
 
@@ -53,10 +54,12 @@ export function readJsonBody(res: HttpResponse, state: Responder, limit: number)
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
           reject(new AppError('bad_request', 'the body must be a JSON object'))
         } else {
+          // PostgreSQL cannot store U+0000 (nor unpaired surrogates): refused here for every route
+          assertStorable(parsed)
           resolve(parsed as Record<string, unknown>)
         }
-      } catch {
-        reject(new AppError('bad_request', 'the body is not valid JSON'))
+      } catch (err) {
+        reject(err instanceof AppError ? err : new AppError('bad_request', 'the body is not valid JSON'))
       }
     })
   })

@@ -1,7 +1,7 @@
 import { appendMessageCall, json } from '../../lua/scripts.js'
 import { AppError } from '../errors.js'
 import { isId, newUid } from '../ids.js'
-import { oneOf, optBool, optObject, optString } from '../validate.js'
+import { oneOf, optBool, optObject, reqString } from '../validate.js'
 import type { OpDeps } from './deps.js'
 import { scriptError } from './script-status.js'
 import type { Op } from './types.js'
@@ -30,7 +30,11 @@ export const messageSend: Op<OpDeps> = {
     if (typeof conversationId !== 'string') throw new AppError('bad_request', '`conversationId` must be a conversation id')
     if (!isId(conversationId, 'cv')) throw new AppError('not_found', 'no such conversation')
     const content = readContent(frame, deps.config.maxContentChars)
-    const echoId = optString(frame, 'echoId', 128) ?? null
+    // required (shared/docs/PROTOCOL.md): without it a re-send after a lost reply would duplicate
+    if (frame['echoId'] === undefined || frame['echoId'] === null) {
+      throw new AppError('bad_request', '`echoId` is required: the client\'s own id for this message (re-send with the same one)')
+    }
+    const echoId = reqString(frame, 'echoId', 128)
     const contentType = oneOf(frame, 'contentType', CONTENT_TYPES) ?? 'text'
     const contentAttributes = optObject(frame, 'contentAttributes', 16_384) ?? {}
     const isPrivate = optBool(frame, 'private') ?? false
@@ -48,7 +52,7 @@ export const messageSend: Op<OpDeps> = {
     }))
     if (reply[0] === 3) {
       // a repeat whose first message has left the Redis hot tail: PostgreSQL has it once archived
-      const first = echoId === null ? null : await deps.reader.archivedEcho(conn.accountId, conversationId, String(reply[1]), echoId)
+      const first = await deps.reader.archivedEcho(conn.accountId, conversationId, String(reply[1]), echoId)
       if (first === null) {
         throw new AppError('unavailable', 'this echoId was used for a message that is not yet archived; send it again shortly', { retryAfterMs: ECHO_RETRY_MS })
       }

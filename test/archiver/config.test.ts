@@ -15,6 +15,7 @@ t.test('defaults apply when only the required URLs are set', async (t) => {
       batchSize: 500,
       batchMs: 200,
       consumer: null,
+      leaseMs: 2_000,
       claimIdleMs: 60_000,
       janitorMs: 5_000,
       trim: true,

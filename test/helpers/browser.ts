@@ -1,77 +1,109 @@
-// Real Chromium for the browser tests: Debian's /usr/bin/chromium (CHROMIUM to override) driven by
-// playwright-core, headless, no sandbox (root in CI) and nothing that reaches out to the network;
-// one browser per test file, closed at teardown. Also a second local HTTP server, so a host page
-// is of another origin than the engine, as on a customer's website.
+// A real headless Chromium for tests, driven over the DevTools protocol (CDP) with `ws`: open a
+// page, evaluate code in it (awaiting promises), reload it. No browser automation library: the
+// handful of CDP calls below is all the SDK tests need. `findChromium()` is null where none is installed.
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
 
 type T = { teardown(fn: () => unknown): void }
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-]
-
-/** Playwright's launch gives the browser a fresh --user-data-dir of its own (removed at close). */
-export async function launchBrowser(t: T): Promise<Browser> {
-  const executablePath = process.env['CHROMIUM'] ?? '/usr/bin/chromium'
-  if (!existsSync(executablePath)) throw new Error(`${executablePath} not found: the browser tests drive Debian's chromium; run \`npm run setup\` as root (apt-get install -y chromium)`)
-  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })
-  t.teardown(() => browser.close())
-  return browser
+export function findChromium(): string | null {
+  const env = process.env['CHROMIUM']
+  if (env !== undefined && existsSync(env)) return env
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    for (const name of ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']) {
+      if (dir !== '' && existsSync(join(dir, name))) return join(dir, name)
+    }
+  }
+  return null
 }
 
-/** An HTTP server on 127.0.0.1 answering every GET with `page(path)` (HTML); `null` → 404. */
-export async function hostServer(t: T, page: (path: string) => string | null): Promise<string> {
-  const server = createServer((req, res) => {
-    const body = page(new URL(req.url ?? '/', 'http://x').pathname)
-    if (body === null) {
-      res.writeHead(404).end()
+export type Page = {
+  /** evaluates an expression in the page; a promise is awaited; the value comes back as JSON */
+  evaluate: <R = unknown>(expression: string) => Promise<R>
+  reload: () => Promise<void>
+}
+
+export async function startBrowser(t: T, binary: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-chromium-'))
+  const proc = spawn(binary, [
+    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage',
+    '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL')
+      await new Promise((r) => proc.once('exit', r))
+    }
+    await rm(dir, { recursive: true, force: true })
+  })
+  const wsUrl = await new Promise<string>((resolve, reject) => {
+    let err = ''
+    const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 20_000)
+    proc.stderr?.on('data', (d: Buffer) => {
+      err += d.toString()
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err)
+      if (m !== null) {
+        clearTimeout(timer)
+        resolve(m[1] as string)
+      }
+    })
+    proc.once('exit', (code) => reject(new Error(`chromium exited with ${code}: ${err}`)))
+  })
+  const cdp = new WebSocket(wsUrl, { perMessageDeflate: false })
+  await new Promise((resolve, reject) => {
+    cdp.once('open', resolve)
+    cdp.once('error', reject)
+  })
+  t.teardown(() => cdp.close())
+  let nextId = 1
+  const calls = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>() // eslint-disable-line @typescript-eslint/no-explicit-any
+  const waiters: { method: string; sessionId: string; resolve: () => void }[] = []
+  cdp.on('message', (data: Buffer) => {
+    const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string }; method?: string; sessionId?: string }
+    if (msg.id !== undefined) {
+      const c = calls.get(msg.id)
+      calls.delete(msg.id)
+      if (msg.error !== undefined) c?.reject(new Error(msg.error.message))
+      else c?.resolve(msg.result)
       return
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(body)
+    for (const w of [...waiters]) {
+      if (w.method === msg.method && w.sessionId === msg.sessionId) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  }))
-  // "localhost" while the engine is 127.0.0.1: another host and port, so another origin
-  return `http://localhost:${(server.address() as AddressInfo).port}`
-}
+  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<any> => // eslint-disable-line @typescript-eslint/no-explicit-any
+    new Promise((resolve, reject) => {
+      const id = nextId++
+      calls.set(id, { resolve, reject })
+      cdp.send(JSON.stringify({ id, method, params, ...(sessionId === undefined ? {} : { sessionId }) }))
+    })
+  const loaded = (sessionId: string) => new Promise<void>((resolve) => waiters.push({ method: 'Page.loadEventFired', sessionId, resolve }))
 
-/** A host page with the one widget tag, plus whatever `head`/`body` the test adds. */
-export function widgetPage(engineHttp: string, websiteToken: string, extra: { head?: string; body?: string } = {}): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Host page</title>${extra.head ?? ''}</head><body>
-<h1>A customer's website</h1>${extra.body ?? ''}
-<script src="${engineHttp}/widget.js" data-website-token="${websiteToken}" async></script></body></html>`
-}
-
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
+  async function open(url: string): Promise<Page> {
+    const { targetId } = await send('Target.createTarget', { url: 'about:blank' })
+    const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true })
+    await send('Page.enable', {}, sessionId)
+    const done = loaded(sessionId)
+    await send('Page.navigate', { url }, sessionId)
+    await done
+    const evaluate = async <R>(expression: string): Promise<R> => {
+      const r = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)
+      if (r.exceptionDetails !== undefined) throw new Error(`in the page: ${JSON.stringify(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text)}`)
+      return r.result.value as R
+    }
+    const reload = async () => {
+      const d = loaded(sessionId)
+      await send('Page.reload', { ignoreCache: true }, sessionId)
+      await d
+    }
+    return { evaluate, reload }
   }
-}
-
-/** The message texts a page shows, in order (widget: in its shadow root; console: in the log). */
-export async function widgetTexts(page: Page): Promise<string[]> {
-  return page.locator('[data-parley] .msg:not(.act)').allTextContents()
-}
-export async function consoleTexts(page: Page): Promise<string[]> {
-  return page.locator('.log .msg:not(.activity) .text').allTextContents()
-}
-
-/** Collects a page's uncaught errors and console errors (a test asserts there are none). */
-export function pageErrors(page: Page): string[] {
-  const errors: string[] = []
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`)
-  })
-  return errors
+  return { open }
 }

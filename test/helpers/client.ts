@@ -1,4 +1,5 @@
 // A protocol client for tests (the `ws` package), JSON or msgpack, that records every frame.
+import { randomUUID } from 'node:crypto'
 import { Packr, Unpackr } from 'msgpackr'
 import WebSocket from 'ws'
 import type { Json } from './admin.js'
@@ -58,7 +59,18 @@ export function connectRaw(url: string, opts: { codec?: 'json' | 'msgpack'; orig
       waiters.push({ pred, resolve: (f) => { clearTimeout(timer); resolve(f) } })
     })
   }
-  const send = (frame: unknown) => ws.send(codec === 'json' ? JSON.stringify(frame) : packr.pack(frame))
+  // like a client SDK, mints the echoId message.send requires when the caller gave none (a test
+  // that means to leave it out passes `echoId: undefined`, or sends raw)
+  const withEcho = (frame: unknown): unknown => {
+    const f = frame as Record<string, unknown>
+    return typeof f === 'object' && f !== null && f['op'] === 'message.send' && !Object.hasOwn(f, 'echoId')
+      ? { ...f, echoId: `t-${randomUUID()}` }
+      : frame
+  }
+  const send = (frame: unknown) => {
+    const f = withEcho(frame)
+    ws.send(codec === 'json' ? JSON.stringify(f) : packr.pack(f))
+  }
   return new Promise((resolve, reject) => {
     ws.on('unexpected-response', (_req, res) => {
       let body = ''

@@ -9,11 +9,14 @@ export type Proxy = {
   port: number; url: string; target: number | null; connections: number
   /** cuts every proxied connection now (both sides see it closed) */
   drop(): void
+  /** stops forwarding on every current connection without closing it: a dead link neither side sees */
+  freeze(): void
   stop(): Promise<void>
 }
 
 export async function startProxy(t: T, target: number | null): Promise<Proxy> {
   const sockets = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
   const server = createServer((client) => {
     proxy.connections++
     sockets.add(client)
@@ -30,7 +33,12 @@ export async function startProxy(t: T, target: number | null): Promise<Proxy> {
       client.destroy()
     })
     upstream.on('error', () => upstream.destroy())
-    client.on('close', () => upstream.destroy())
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    client.on('close', () => {
+      pairs.delete(pair)
+      upstream.destroy()
+    })
     client.pipe(upstream)
     upstream.pipe(client)
   })
@@ -43,7 +51,16 @@ export async function startProxy(t: T, target: number | null): Promise<Proxy> {
   const drop = () => {
     for (const s of sockets) s.destroy()
   }
-  const proxy: Proxy = { port, url: `http://127.0.0.1:${port}`, target, connections: 0, drop, stop }
+  const freeze = () => {
+    for (const [c, u] of pairs) {
+      c.unpipe(u)
+      u.unpipe(c)
+      c.pause()
+      u.pause()
+    }
+    pairs.clear()
+  }
+  const proxy: Proxy = { port, url: `http://127.0.0.1:${port}`, target, connections: 0, drop, freeze, stop }
   t.teardown(stop)
   return proxy
 }

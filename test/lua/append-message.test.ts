@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { keysFor, partitionOf } from '../../lua/keys.js'
-import { appendMessageCall, createConversationCall, createScripts, json, type AppendMessageInput } from '../../lua/scripts.js'
+import { appendMessageCall, assignConversationCall, createConversationCall, createScripts, json, setConversationStatusCall, type AppendMessageInput } from '../../lua/scripts.js'
 import { startTestRedis } from '../helpers/stack.js'
 
 const ACCT = 'a_AAAAAAAAAAAAAAAAAAAAAA'
@@ -162,5 +162,41 @@ t.test('appendMessage', async (t) => {
     const len = await redis.xlen(k.conversationLog(id))
     t.ok(len >= 100 && len < 300, `log length ${len} is capped near 100`)
     t.equal((await conv(id))['msgCount'], '300')
+  })
+
+  // issue 10, item 8: a request held through an outage arrives late; the log never goes back in time
+  t.test('createdAt never goes back before the previous message, for every script that appends', async (t) => {
+    const id = await newConversation(1_000)
+    const createdAt = async () => {
+      const entries = (await redis.xrange(k.conversationLog(id), '-', '+')) as [string, string[]][]
+      return entries.map(([, f]) => (JSON.parse(f[1] ?? '{}') as { createdAt: number }).createdAt)
+    }
+    t.equal(json(await scripts.run(appendMessageCall(k, base(id, { floodLimit: 100, now: 5_000 }))), 1)['createdAt'], 5_000)
+    const held = await scripts.run(appendMessageCall(k, base(id, { floodLimit: 100, now: 3_000 })))
+    t.equal(json(held, 1)['createdAt'], 5_000, 'a late append takes the previous message\'s time')
+    t.match(json(held, 2), { lastActivityAt: 5_000 }, 'and so does the conversation')
+    t.equal(json(await scripts.run(appendMessageCall(k, base(id, { floodLimit: 100, now: 6_000 }))), 1)['createdAt'], 6_000, 'later times are kept')
+
+    const status = (s: 'resolved' | 'open', now: number) => scripts.run(setConversationStatusCall(k, {
+      conversationId: id, accountId: ACCT, inboxes: null, agentId: 'ag_1', agentName: 'Ann', status: s, snoozedUntil: null, now, uid: uid(), hotTail: 1000,
+    }))
+    t.equal((await status('resolved', 4_000))[0], 1)
+    const reopen = await scripts.run(appendMessageCall(k, base(id, { floodLimit: 100, now: 4_500 })))
+    t.equal(reopen[3], 1, 'the message reopened the conversation')
+    t.equal(json(reopen, 1)['createdAt'], 6_000)
+    await redis.sadd(k.inboxAgents('in_1'), 'ag_1')
+    const assigned = await scripts.run(assignConversationCall(k, {
+      conversationId: id, inboxId: 'in_1', accountId: ACCT, inboxes: null, actorId: 'ag_1', actorName: 'Ann', assigneeId: 'ag_1', expectedAssigneeId: null, now: 2_000, uid: uid(), hotTail: 1000,
+    }))
+    t.equal(assigned[0], 1)
+    const times = await createdAt()
+    t.equal(times.length, 7, 'three messages, resolve activity, message, reopen activity, assign activity')
+    t.same(times, [5_000, 5_000, 6_000, 6_000, 6_000, 6_000, 6_000], 'activity messages are never dated back either')
+    t.same(times, [...times].sort((a, b) => a - b))
+
+    // a log written before lastMessageAt existed (or restored from PostgreSQL): its newest entry counts
+    await redis.hdel(k.conversation(id), 'lastMessageAt')
+    await redis.xadd(k.conversationLog(id), '*', 'm', JSON.stringify({ conversationId: id, content: 'old', createdAt: 9_000 }))
+    t.equal(json(await scripts.run(appendMessageCall(k, base(id, { floodLimit: 100, now: 7_000 }))), 1)['createdAt'], 9_000)
   })
 })

@@ -6,7 +6,7 @@
 // show a clear message; an administrator sees conversations of inboxes it is not a member of.
 import t from 'tap'
 import { adminPost, createTenant } from '../helpers/admin.js'
-import { consoleTexts, hostServer, launchBrowser, pageErrors, until, widgetPage, widgetTexts } from '../helpers/browser.js'
+import { consoleTexts, hostServer, launchBrowser, pageErrors, until, widgetPage, widgetTexts } from '../helpers/playwright.js'
 import { connect } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
 import { startTestRedis } from '../helpers/stack.js'

@@ -1,5 +1,5 @@
 // The SDK against a real engine: connect, synced, typed requests, send with an echoId, events
-// merged into the held view, history, seen/typing helpers, msgpack, and close.
+// merged into the held view, history, seen/typing helpers, msgpack, and close; a contact's conversation.get (own only, contact view).
 import t from 'tap'
 import { next, sdkStack, until, ids } from './fixture.js'
 
@@ -45,10 +45,34 @@ t.test('a widget and an agent talk through the SDK', async (t) => {
   const assigned = await agent.assign(conv.id, agent.me()?.id ?? null)
   t.equal(assigned.assigneeId, agent.me()?.id)
   await until(() => widget.conversation(conv.id)?.assigneeId === agent.me()?.id, 5000, 'the widget to see the assignee')
+  agent.forget(conv.id)
+  t.equal(agent.conversation(conv.id), null, 'forget drops a held conversation')
+  t.same(agent.messages(conv.id), [])
+  const viaWs = s.agent({ url: s.engine.ws })
+  await viaWs.whenSynced()
+  t.equal(viaWs.me()?.id, agent.me()?.id, 'the ws:// form of the base URL works too')
   widget.close()
   t.equal(widget.state, 'closed')
   const late = await widget.send(conv.id, 'after close').catch((e: unknown) => e)
   t.match(late, { code: 'closed' })
+})
+
+t.test('a contact reads its own conversation (what its resync needs), never another contact\'s', async (t) => {
+  const s = await sdkStack(t)
+  const mine = s.widget()
+  const stranger = s.widget()
+  const agent = s.agent()
+  await Promise.all([mine.whenSynced(), stranger.whenSynced(), agent.whenSynced()])
+  t.not(stranger.contact()?.id, mine.contact()?.id, 'two contacts')
+  const conv = await mine.openConversation()
+  await agent.request('conversation.update', { conversationId: conv.id, customAttributes: { plan: 'gold' } })
+  const own = await mine.request('conversation.get', { conversationId: conv.id })
+  t.equal(own.conversation.id, conv.id)
+  t.notOk('customAttributes' in own.conversation, "in the contact's view: no agent-only custom attributes")
+  t.notOk('unreadCount' in own.conversation, 'nor the unread count')
+  const theirs = await stranger.request('conversation.get', { conversationId: conv.id }).then(() => 'resolved', (e: { code: string }) => e.code)
+  t.equal(theirs, 'forbidden', "another contact's conversation is forbidden")
+  t.same((await agent.get(conv.id)).customAttributes, { plan: 'gold' }, 'agents still see the whole object')
 })
 
 t.test('msgpack codec', async (t) => {

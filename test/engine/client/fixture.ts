@@ -1,5 +1,7 @@
 // SDK tests: a real Redis, one or two real engine nodes, a tenant, and SDK clients (the Node entry
 // through package.json `exports`, as an app imports it) closed at teardown.
+import { runInNewContext } from 'node:vm'
+import WebSocket from 'ws'
 import { createAgentClient, createWidgetClient, type AgentOptions, type WidgetOptions } from 'parley/client'
 import { createTenant, type Json, type Tenant } from '../../helpers/admin.js'
 import { connect } from '../../helpers/client.js'
@@ -76,3 +78,38 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 
 /** message fields that identify a message and its place */
 export const ids = (ms: readonly { id?: unknown }[]): string[] => ms.map((m) => String(m.id))
+
+type PageListener = () => void
+/**
+ * The browser bundle evaluated in a fresh global shaped like a page: its own Math, a WebSocket
+ * (`ws`, WHATWG-style), localStorage, fetch, and window/document listeners the test can fire.
+ */
+export function pageWith(code: string) {
+  const store = new Map<string, string>()
+  const listeners = new Map<string, Set<PageListener>>()
+  const target = (prefix: string) => ({
+    addEventListener: (type: string, fn: PageListener) => {
+      const k = prefix + type
+      if (!listeners.has(k)) listeners.set(k, new Set())
+      listeners.get(k)?.add(fn)
+    },
+    removeEventListener: (type: string, fn: PageListener) => void listeners.get(prefix + type)?.delete(fn),
+  })
+  const document = { visibilityState: 'visible', ...target('document:') }
+  const page: Record<string, unknown> = {
+    WebSocket, setTimeout, clearTimeout, setInterval, clearInterval, TextDecoder, URL, crypto: globalThis.crypto, console,
+    fetch: globalThis.fetch,
+    localStorage: { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) },
+    document, ...target('window:'),
+  }
+  page['window'] = page
+  runInNewContext(code, page)
+  const fire = (where: 'window' | 'document', type: string) => {
+    for (const fn of listeners.get(`${where}:${type}`) ?? []) fn()
+  }
+  const listening = (where: 'window' | 'document', type: string) => listeners.get(`${where}:${type}`)?.size ?? 0
+  return {
+    Parley: page['Parley'] as typeof import('../../../engine/client/browser.js'), store, document, fire, listening,
+    run: (js: string) => runInNewContext(js, page) as unknown,
+  }
+}
