@@ -103,6 +103,21 @@ t.test('conflicting assignment, hostile CSS and content, accessible names, bad t
   t.equal(listed['data']['conversations'][0]['assigneeId'], a1.agent.id, 'the first assignment stands: not overwritten')
   t.equal(await c2.getByRole('combobox', { name: 'Assignee' }).inputValue(), a1.agent.id, 'the second console shows the server\'s assignee again')
 
+  // lists: "Mine" is per agent; snooze and reopen move the conversation between the status lists
+  await c1.getByRole('button', { name: 'Mine', exact: true }).click()
+  await c1.locator('.list [data-id]').first().waitFor()
+  await c2.getByRole('button', { name: 'Mine', exact: true }).click()
+  await until(async () => (await c2.locator('.side .empty').isVisible()), 'the second agent has nothing of its own')
+  await c1.getByRole('button', { name: 'Snooze 1 hour' }).click()
+  await until(async () => (await c1.locator('.thread-head .meta').innerText()).includes('Status: snoozed'), 'snoozed')
+  await until(async () => (await c1.locator('.list [data-id]').count()) === 0, 'the snoozed conversation leaves the open list live')
+  await c1.getByRole('button', { name: 'Snoozed', exact: true }).click()
+  await c1.locator('.list [data-id]').first().waitFor()
+  await c1.getByRole('button', { name: 'Reopen' }).click()
+  await until(async () => (await c1.locator('.thread-head .meta').innerText()).includes('Status: open'), 'reopened')
+  await c1.getByRole('button', { name: 'Open', exact: true }).click()
+  await c1.locator('.list [data-id]').first().waitFor()
+  t.pass('mine / snoozed / open lists follow assignment and status live')
   t.same(unnamed(await c1.locator('body').ariaSnapshot()), [], 'every control of the console has an accessible name')
   for (const [role, name] of [['button', 'Mine'], ['button', 'Unassigned'], ['button', 'Resolved'], ['textbox', 'Reply'], ['checkbox', 'Private note'], ['combobox', 'Availability'], ['button', 'Resolve'], ['button', 'Snooze 1 hour']] as const) {
     t.equal(await c1.getByRole(role, { name, exact: true }).count(), 1, `console: ${role} "${name}"`)

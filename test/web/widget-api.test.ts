@@ -54,6 +54,15 @@ t.test('window.parley, unread badge, history paging, setUser across browsers, re
   await page.evaluate(() => (window as unknown as { parley: { toggle(s?: string): void } }).parley.toggle())
   t.same((await seen(page)).filter((e) => e === 'open' || e === 'close'), ['open', 'close'], 'toggle opens and closes, with open/close events')
 
+
+  // keyboard: the launcher is reachable, Enter opens with the focus in the message box, Escape closes back to it
+  await page.getByRole('button', { name: 'Open chat' }).focus()
+  await page.keyboard.press('Enter')
+  await until(async () => page.getByRole('textbox', { name: 'Type your message' }).evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement), 'focus in the message box')
+  await page.keyboard.press('Tab')
+  t.equal(await page.evaluate(() => document.querySelector('[data-parley]')?.shadowRoot?.activeElement?.textContent), 'Send', 'Tab goes from the message box to Send')
+  await page.keyboard.press('Escape')
+  await until(async () => page.getByRole('button', { name: 'Open chat' }).evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement), 'Escape closes and the focus is back on the launcher')
   // closed: agent messages raise the unread badge
   const list = await agent.request('conversation.list', { assignee: 'all' })
   const conversationId = list['data']['conversations'][0]['id'] as string
