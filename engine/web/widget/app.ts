@@ -1,10 +1,12 @@
 /// <reference lib="dom" />
 // The widget's behaviour on one SDK widget client: which conversation is shown, sending (the first
 // message opens the conversation), typing both ways, unread count and seen, presence and
-// connection line, resolved state and CSAT. `restart` swaps the client (setUser, reset) and keeps
-// the page's listeners. Events for window.parley go out through `emit`.
+// connection line, resolved state and CSAT (the rating form and history paging: controls.ts).
+// `restart` swaps the client (setUser, reset) and keeps the page's listeners. Events for
+// window.parley go out through `emit`.
 import { createWidgetClient, type WidgetClient } from '../../client/browser.js'
 import type { ContactConversation, Message } from '../../client/types.js'
+import { wireControls } from './controls.js'
 import type { Pending, View } from './view.js'
 
 export type WidgetEvent = 'ready' | 'message' | 'open' | 'close' | 'error'
@@ -23,7 +25,6 @@ export function createApp(o: { url: string; websiteToken: string; view: View; em
   let typingOff: ReturnType<typeof setTimeout> | undefined
   let typingSent = false
   let theirTyping: ReturnType<typeof setTimeout> | undefined
-  let score = 0
   let pending: (Pending & { echoId: string })[] = []
   let offs: (() => void)[] = []
   let dead = false
@@ -203,34 +204,9 @@ export function createApp(o: { url: string; websiteToken: string; view: View; em
   })
   view.input.addEventListener('input', onInput)
   view.input.addEventListener('blur', stopTyping)
-  view.more.addEventListener('click', async () => {
-    if (convId === null) return
-    const first = client.messages(convId)[0]
-    const r = await client.history(convId, first === undefined ? { limit: 50 } : { before: first.id, limit: 50 }).catch(() => null)
-    if (r === null) return
-    view.more.hidden = !r.more
-    const keep = view.log.scrollHeight - view.log.scrollTop
-    render()
-    view.log.scrollTop = view.log.scrollHeight - keep
-  })
-  for (const b of view.stars) {
-    b.addEventListener('click', () => {
-      score = Number(b.dataset['score'])
-      for (const x of view.stars) x.setAttribute('aria-pressed', String(x === b))
-      view.submit.disabled = false
-    })
-  }
-  view.submit.addEventListener('click', async () => {
-    if (convId === null || score === 0) return
-    view.submit.disabled = true
-    const comment = view.comment.value.trim()
-    try {
-      await client.rate(convId, score, comment === '' ? undefined : comment)
-    } catch (err) {
-      view.submit.disabled = false
-      emit('error', { code: (err as { code?: string }).code ?? 'internal', message: (err as Error).message })
-    }
-    render()
+  wireControls({
+    view, render, client: () => client, conversationId: () => convId,
+    fail: (err) => emit('error', { code: (err as { code?: string }).code ?? 'internal', message: (err as Error).message }),
   })
   document.addEventListener('visibilitychange', seen)
 
