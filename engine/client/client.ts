@@ -13,6 +13,7 @@ import { ParleyError } from './errors.js'
 import { newEchoId } from './ids.js'
 import { createOutbox } from './outbox.js'
 import { createRequests } from './requests.js'
+import { sendProblem } from './send-check.js'
 import type { KeyValue } from './storage.js'
 import { createHeld, type AnyConversation } from './store.js'
 import { createSync, type SyncHooks } from './sync.js'
@@ -125,10 +126,8 @@ export function createCore(deps: CoreDeps) {
 
   function send(conversationId: string, content: string, opts: SendOptions = {}): Promise<Message> {
     if (closedErr !== null) return Promise.reject(closedErr)
-    if (typeof conversationId !== 'string' || conversationId === '') return Promise.reject(new ParleyError('bad_request', 'send: `conversationId` is required'))
-    if (typeof content !== 'string' || content.trim() === '') return Promise.reject(new ParleyError('bad_request', 'send: `content` must be a non-empty string'))
-    const max = hello?.limits.maxContentChars ?? 150_000
-    if (content.length > max) return Promise.reject(new ParleyError('too_large', `send: \`content\` is over ${max} characters`))
+    const bad = sendProblem(conversationId, content, opts, hello?.limits.maxContentChars ?? 150_000)
+    if (bad !== null) return Promise.reject(bad)
     const e: OutboxEntry = { echoId: opts.echoId ?? newEchoId(), conversationId, content, createdAt: Date.now() }
     if (opts.contentType !== undefined) e.contentType = opts.contentType
     if (opts.contentAttributes !== undefined) e.contentAttributes = opts.contentAttributes

@@ -34,6 +34,11 @@ t.test('bad calls are rejected at once and lose nothing', async (t) => {
   t.equal(await code(widget.send(conv.id, 42 as never)), 'bad_request', 'content not a string')
   t.equal(await code(widget.send('', 'x')), 'bad_request', 'no conversation id')
   t.equal(await code(widget.send(conv.id, 'x'.repeat(150_001))), 'too_large', 'over maxContentChars')
+  t.equal(await code(widget.send(conv.id, 'nul \u0000 inside')), 'bad_request', 'U+0000 (the engine refuses it)')
+  t.equal(await code(widget.send(conv.id, 'half \uD83D pair')), 'bad_request', 'an unpaired high surrogate')
+  t.equal(await code(widget.send(conv.id, '\uDE00 lone low')), 'bad_request', 'an unpaired low surrogate')
+  t.equal(await code(widget.send(conv.id, 'x', { echoId: 'e'.repeat(129) })), 'bad_request', 'an echoId over 128 characters')
+  t.equal(await code(widget.send(conv.id, 'x', { echoId: '' })), 'bad_request', 'an empty echoId')
   t.same(widget.outbox(), [], 'none of them entered the outbox')
   t.equal(await code(widget.send('cv_AAAAAAAAAAAAAAAAAAAAAA', 'to nowhere')), 'not_found', 'a server error surfaces with its code')
   t.same(widget.outbox(), [], 'and leaves the outbox')
@@ -41,8 +46,8 @@ t.test('bad calls are rejected at once and lose nothing', async (t) => {
   t.equal(await code(widget.request('no.such.op' as never, {} as never)), 'bad_request', 'an unknown op')
   t.equal(await code(widget.request('history', null as never)), 'bad_request', 'params not an object')
   t.throws(() => widget.on('message.created', 'nope' as never), /must be a function/)
-  const m = await widget.send(conv.id, 'still fine')
-  t.equal(m.content, 'still fine', 'the client still works')
+  const m = await widget.send(conv.id, 'still fine 😀')
+  t.equal(m.content, 'still fine 😀', 'the client still works (a surrogate pair is text)')
 })
 
 t.test('a throwing handler becomes an error event; delivery goes on', async (t) => {
