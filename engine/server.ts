@@ -13,6 +13,7 @@ import { createWebhookStore } from './webhooks/store.js'
 import { registerHealthRoutes } from './http/health.js'
 import { registerIngestRoutes } from './http/ingest.js'
 import { registerSdkRoute } from './http/sdk.js'
+import { registerWebRoutes } from './web/routes.js'
 import { createScheduler } from './scheduler.js'
 import { setInboxAutoResolve } from './auto-resolve.js'
 import { setInboxBusinessHours } from './reports/business-hours.js'
@@ -189,6 +190,7 @@ export function createEngine(deps: EngineDeps) {
 
   registerHealthRoutes(app, { metrics, checkReady })
   registerSdkRoute(app)
+  registerWebRoutes(app)
   registerAdminRoutes(app, {
     sql: deps.sql,
     agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),

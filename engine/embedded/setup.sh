@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# npm run setup: makes sure redis-server and the PostgreSQL server binaries
-# (postgres, initdb) are installed, for `npm start` and `npm test`.
+# npm run setup: makes sure redis-server, the PostgreSQL server binaries
+# (postgres, initdb) and Debian's chromium (the browser tests drive it; no
+# browser is ever downloaded) are installed, for `npm start` and `npm test`.
+# `npm start` runs it by itself when a server binary is missing.
 # Idempotent: installs only what is missing, runs apt-get update only when needed.
 # As root on Debian/Ubuntu it installs; otherwise it prints the command and exits 1.
 set -euo pipefail
@@ -28,11 +30,19 @@ find_pg() {
   return 1
 }
 
+find_chromium() {
+  local p
+  for p in "${CHROMIUM:-}" /usr/bin/chromium; do
+    if [ -n "$p" ] && [ -x "$p" ]; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
 missing=()
 find_redis >/dev/null || missing+=(redis-server)
 find_pg >/dev/null || missing+=(postgresql)
-# headless Chromium for the client SDK's real-browser test (test/engine/client/browser.test.ts)
-command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || missing+=(chromium)
+# Debian's chromium: the browser tests (test/web/, test/engine/client/browser.test.ts) drive it
+find_chromium >/dev/null || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: missing: ${missing[*]}"
@@ -70,4 +80,6 @@ pgbin=$(find_pg) || { echo "setup: postgres/initdb still not found after install
 echo "setup: redis-server: $redis ($("$redis" --version | sed -n 's/.*\(v=[^ ]*\).*/\1/p'))"
 echo "setup: postgres: $pgbin/postgres ($("$pgbin/postgres" --version))"
 echo "setup: initdb: $pgbin/initdb"
+chromium=$(find_chromium) || { echo "setup: chromium still not found after install" >&2; exit 1; }
+echo "setup: chromium: $chromium"
 echo "setup: ok"

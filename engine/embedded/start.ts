@@ -1,6 +1,8 @@
 // `npm start` composition root: with no REDIS_URL / DATABASE_URL it runs a
 // local redis-server (EMBEDDED_REDIS_CLUSTER=3: a 3-master cluster) and postgres under <repo>/.data (reused by the next start),
 // migrates, then runs one engine, one archiver and the webhook dispatcher. Ctrl-C stops them all, in order.
+// A missing server binary runs the setup first (ensure-setup.ts); once the engine is ready the
+// demo tenant is made or reused (demo.ts, DEMO=0 skips it) and the /demo URL printed.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +10,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import postgres from 'postgres';
 import { describeExit, spawnManaged, type ExitInfo, type ManagedChild } from './child.js';
+import { ensureDemo } from './demo.js';
+import { ensureServerBinaries } from './ensure-setup.js';
 import { preferredOrFreePort } from './ports.js';
 import { startPostgres } from './postgres.js';
 import { startRedis } from './redis.js';
@@ -165,6 +169,7 @@ function node(name: string, script: string, childEnv: NodeJS.ProcessEnv): Manage
 
 async function start(): Promise<void> {
   await mkdir(dataDir, { recursive: true });
+  ensureServerBinaries(root, { redis: !env.REDIS_URL?.trim() && !env.REDIS_CLUSTER_NODES?.trim(), postgres: !env.DATABASE_URL?.trim() }, (m) => log.warn(m));
   const clusterMasters = env.EMBEDDED_REDIS_CLUSTER?.trim();
   const external = env.REDIS_URL?.trim() || env.REDIS_CLUSTER_NODES?.trim();
   const clusterSeeds = !external && clusterMasters ? await embeddedCluster(clusterMasters) : env.REDIS_CLUSTER_NODES?.trim() ?? '';
@@ -199,6 +204,17 @@ async function start(): Promise<void> {
   log.info(
     { engine: `http://127.0.0.1:${enginePort}`, archiver: `http://127.0.0.1:${archiverPort}` },
     `engine on http://127.0.0.1:${enginePort} (pid ${engine.pid}), archiver on port ${archiverPort} (pid ${archiver.pid})`,
+  );
+  if (env.DEMO?.trim() === '0') return;
+  const http = `http://127.0.0.1:${enginePort}`;
+  const demo = await ensureDemo(http, token, join(dataDir, 'demo.json'));
+  log.info({ created: demo.created, file: join(dataDir, 'demo.json') }, demo.created ? 'created the demo account, inbox and agent' : 'reusing the demo account, inbox and agent');
+  // plain lines a person reads: where to click
+  process.stdout.write(
+    `\nParley is running. Open the demo (a website with the chat widget, and the agent console):\n  ${demo.url}\n` +
+      `Console: ${http}/console (demo agent token in .data/demo.json)\n` +
+      `Widget on any page: <script src="${http}/widget.js" data-website-token="${demo.demo.websiteToken}" async></script>\n` +
+      `Ctrl-C stops everything.\n\n`,
   );
 }
 

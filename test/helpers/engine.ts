@@ -36,8 +36,9 @@ export async function runEngineToExit(env: Record<string, string>, timeoutMs = 1
   return { code, output }
 }
 
-export async function startEngine(t: T, opts: { redisUrl: string; env?: Record<string, string> }): Promise<EngineProc> {
-  const port = await freePort()
+/** `port`: listen there (a restart on the same address, as clients reconnect to it); default a free one */
+export async function startEngine(t: T, opts: { redisUrl: string; env?: Record<string, string>; port?: number }): Promise<EngineProc> {
+  const port = opts.port ?? await freePort()
   const proc = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env, REDIS_URL: opts.redisUrl, ADMIN_TOKEN, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
