@@ -57,18 +57,24 @@ async function logIds(r: Redis, tenant: Tenant, conversationId: string): Promise
   return entries.filter(([, f]) => (JSON.parse(f[1] as string) as Json)['type'] !== 'activity').map(([id]) => id)
 }
 
-type Tap = { same(a: unknown, b: unknown, m: string): void; equal(a: unknown, b: unknown, m: string): void }
-
-t.test('subscriber connections killed under load: connected agents on both nodes miss nothing', async (t) => {
-  const server = await startTestRedis(t)
-  const a = await startEngine(t, { redisUrl: server.url, env: ENV })
-  const b = await startEngine(t, { redisUrl: server.url, env: ENV })
+/** Two engine nodes on one Redis, an agent connected to each, a widget on B with an open conversation. */
+async function twoNodes(t: { teardown(fn: () => unknown): void }, redisUrl: string) {
+  const a = await startEngine(t, { redisUrl, env: ENV })
+  const b = await startEngine(t, { redisUrl, env: ENV })
   const tenant = await createTenant(a.http, { inbox: { autoAssign: false, messagesPerMinute: 100000 } })
   const agentA = await connect(urls(a, tenant).agent())
   const agentB = await connect(urls(b, tenant).agent())
   const widget = await connect(urls(b, tenant).widget())
   t.teardown(() => Promise.all([agentA.close(), agentB.close(), widget.close()]))
   const conversationId = (await widget.request('conversation.open'))['data']['conversation']['id'] as string
+  return { a, b, tenant, agentA, agentB, widget, conversationId }
+}
+
+type Tap = { same(a: unknown, b: unknown, m: string): void; equal(a: unknown, b: unknown, m: string): void }
+
+t.test('subscriber connections killed under load: connected agents on both nodes miss nothing', async (t) => {
+  const server = await startTestRedis(t)
+  const { a, b, tenant, agentA, agentB, widget, conversationId } = await twoNodes(t, server.url)
   const admin = new Redis(server.url)
   t.teardown(() => admin.quit())
 
@@ -102,14 +108,7 @@ t.test('redis-server SIGKILLed and restarted 3 times under load: connected agent
     await redis.stop()
     await rm(dir, { recursive: true, force: true })
   })
-  const a = await startEngine(t, { redisUrl: redis.url, env: ENV })
-  const b = await startEngine(t, { redisUrl: redis.url, env: ENV })
-  const tenant = await createTenant(a.http, { inbox: { autoAssign: false, messagesPerMinute: 100000 } })
-  const agentA = await connect(urls(a, tenant).agent())
-  const agentB = await connect(urls(b, tenant).agent())
-  const widget = await connect(urls(b, tenant).widget())
-  t.teardown(() => Promise.all([agentA.close(), agentB.close(), widget.close()]))
-  const conversationId = (await widget.request('conversation.open'))['data']['conversation']['id'] as string
+  const { a, b, tenant, agentA, agentB, widget, conversationId } = await twoNodes(t, redis.url)
 
   const acked: string[] = []
   let sending = true
