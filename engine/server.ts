@@ -32,6 +32,7 @@ import { createFollow } from './fanout/follow.js'
 import { createAssignment } from './assignment.js'
 import { createAgentAdmin } from './agents.js'
 import type { OpDeps } from './ops/deps.js'
+import type { Op } from './ops/types.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
 import { connLog, type ConnData } from './connection.js'
@@ -44,8 +45,6 @@ import type { Uws } from './uws.js'
 import { createPubsubFeed } from './fanout/feed.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 
-/** ops that change nothing (typing is not stored): answered while the fan-out catches up */
-const READ_ONLY_OPS = new Set(['ping', 'history', 'resume', 'conversation.get', 'conversation.list', 'agents.list', 'typing'])
 /** how long a state change waits for a catching-up partition before `unavailable` */
 const FANOUT_WAIT_MS = 2000
 
@@ -118,10 +117,10 @@ export function createEngine(deps: EngineDeps) {
 
   // per-connection op rate: a burst of 2 s worth, refilled at OPS_PER_SECOND
   const opLimiter = new RateLimiterMemory({ points: config.opsPerSecond * 2, duration: 2 })
-  const admit = async (conn: ConnData, op: string) => {
+  const admit = async (conn: ConnData, op: Op<OpDeps>) => {
     // no state change is acknowledged while this node's fan-out of the partition is not live
     // (its own clients would miss the change until the catch-up): wait a moment, then refuse
-    if (!READ_ONLY_OPS.has(op)) {
+    if (op.readOnly !== true) {
       const p = partitionOf(conn.accountId, config.partitions)
       if (fanoutRef !== null && !fanoutRef.isLive(p) && !await fanoutRef.whenLive(FANOUT_WAIT_MS, p)) {
         throw new AppError('unavailable', 'live delivery is reconnecting; retry shortly', { retryAfterMs: 500 })

@@ -31,7 +31,7 @@ export function createSockets<Deps>(opts: {
   ops: Readonly<Record<string, Op<Deps>>>
   deps: Deps
   /** per-connection op rate limit: resolves, or throws AppError('rate_limited') */
-  admit?: (conn: ConnData, op: string) => Promise<void> | void
+  admit?: (conn: ConnData, op: Op<Deps>) => Promise<void> | void
   hooks?: SocketHooks
 }) {
   const { config, log, metrics, ops, deps } = opts
@@ -136,7 +136,7 @@ export function createSockets<Deps>(opts: {
     try {
       if (op === undefined) throw new AppError('bad_request', `unknown op ${JSON.stringify(frame.op)}`)
       if (!op.roles.includes(conn.role)) throw new AppError('forbidden', `op ${frame.op} is not available to a ${conn.role}`)
-      if (opts.admit !== undefined) await opts.admit(conn, frame.op)
+      if (opts.admit !== undefined) await opts.admit(conn, op)
       const result = await op.run(deps, conn, frame)
       if (frame.ref !== null) send(ws, { op: 'reply', ref: frame.ref, ok: true, data: result ?? {} })
     } catch (err) {

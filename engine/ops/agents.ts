@@ -26,6 +26,7 @@ export const presenceSet: Op<OpDeps> = {
 
 export const agentsList: Op<OpDeps> = {
   roles: ['agent'],
+  readOnly: true,
   run: async (deps, conn) => {
     const agents = await deps.directory.listAgents(conn.accountId)
     const ids = agents.map((a) => a.id)

@@ -106,6 +106,7 @@ async function archivedPage(deps: OpDeps, conn: ConnData, inboxes: string[], f: 
 
 export const conversationList: Op<OpDeps> = {
   roles: ['agent'],
+  readOnly: true,
   run: async (deps, conn, frame) => {
     if (conn.principal.kind !== 'agent') throw new AppError('forbidden', 'agents only')
     const me = conn.principal.agent.id

@@ -8,6 +8,7 @@ import type { Op } from './types.js'
 
 export const history: Op<OpDeps> = {
   roles: ['agent', 'contact'],
+  readOnly: true,
   run: async (deps, conn, frame) => {
     const c = await deps.reader.reachable(conn, frame['conversationId'])
     const before = frame['before'] === undefined || frame['before'] === null ? null : parseStreamId(frame['before'], 'before')
@@ -18,6 +19,7 @@ export const history: Op<OpDeps> = {
 
 export const resume: Op<OpDeps> = {
   roles: ['agent', 'contact'],
+  readOnly: true,
   run: async (deps, conn, frame) => {
     const c = await deps.reader.reachable(conn, frame['conversationId'])
     if (frame['after'] === undefined) throw new AppError('bad_request', '`after` is required')
@@ -28,6 +30,7 @@ export const resume: Op<OpDeps> = {
 /** Contacts may read their own conversations, in the contact's view (what a reconnecting widget resyncs from). */
 export const conversationGet: Op<OpDeps> = {
   roles: ['agent', 'contact'],
+  readOnly: true,
   run: async (deps, conn, frame) => {
     const { msgCount: _m, updCount: _u, ...conversation } = await deps.reader.reachable(conn, frame['conversationId'])
     return { conversation: conn.role === 'contact' ? contactConversationView(conversation) : conversation }

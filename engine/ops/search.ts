@@ -6,6 +6,7 @@ import type { Op } from './types.js'
 
 export const search: Op<OpDeps> = {
   roles: ['agent'],
+  readOnly: true,
   run: async (deps, conn, frame) => {
     if (deps.search === undefined) throw new AppError('unavailable', 'search needs PostgreSQL: set DATABASE_URL')
     return deps.search.search({

@@ -7,6 +7,7 @@ import type { Op } from './types.js'
 /** Typing goes to the other side and the other agents; it is not stored. */
 export const typing: Op<OpDeps> = {
   roles: ['agent', 'contact'],
+  readOnly: true,
   run: async (deps, conn, frame) => {
     const on = frame['on']
     if (typeof on !== 'boolean') throw new AppError('bad_request', '`on` must be a boolean')
