@@ -20,8 +20,9 @@ export function compareStreamIds(a: string, b: string): number {
 }
 
 function compareDigits(p: string, q: string): number {
-  const u = p.replace(/^0+(?=\d)/, '')
-  const v = q.replace(/^0+(?=\d)/, '')
+  // Redis writes no leading zeros; strip them only when present (no allocation per notice otherwise)
+  const u = p.length > 1 && p.charCodeAt(0) === 48 ? p.replace(/^0+(?=\d)/, '') : p
+  const v = q.length > 1 && q.charCodeAt(0) === 48 ? q.replace(/^0+(?=\d)/, '') : q
   if (u.length !== v.length) return u.length < v.length ? -1 : 1
   return u < v ? -1 : u > v ? 1 : 0
 }
