@@ -3,18 +3,13 @@
 // connections are killed again and again under load, and (2) redis-server is SIGKILLed and
 // restarted from its AOF, several times in a row, under load. Sends refused meanwhile
 // (`unavailable`) are re-sent with the same echoId, as the reconnect recipe says.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { freePort } from '../../engine/embedded/ports.js'
-import { startRedis, type RedisServer } from '../../engine/embedded/redis.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant, type Json, type Tenant } from '../helpers/admin.js'
 import { connect, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
-import { startTestRedis } from '../helpers/stack.js'
+import { startTestRedis, startCrashableRedis } from '../helpers/stack.js'
 import { eventually, PARTITIONS, urls } from './fixture.js'
 
 // a hot tail long enough to hold every message of the run: the log is what the agents are compared with
@@ -74,7 +69,7 @@ type Tap = { same(a: unknown, b: unknown, m: string): void; equal(a: unknown, b:
 
 t.test('subscriber connections killed under load: connected agents on both nodes miss nothing', async (t) => {
   const server = await startTestRedis(t)
-  const { a, b, tenant, agentA, agentB, widget, conversationId } = await twoNodes(t, server.url)
+  const { tenant, agentA, agentB, widget, conversationId } = await twoNodes(t, server.url)
   const admin = new Redis(server.url)
   t.teardown(() => admin.quit())
 
@@ -101,13 +96,7 @@ t.test('subscriber connections killed under load: connected agents on both nodes
 })
 
 t.test('redis-server SIGKILLed and restarted 3 times under load: connected agents miss nothing', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-gap-'))
-  const port = await freePort()
-  let redis: RedisServer = await startRedis({ dir, port })
-  t.teardown(async () => {
-    await redis.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const redis = await startCrashableRedis(t)
   const { a, b, tenant, agentA, agentB, widget, conversationId } = await twoNodes(t, redis.url)
 
   const acked: string[] = []
@@ -115,10 +104,9 @@ t.test('redis-server SIGKILLed and restarted 3 times under load: connected agent
   const crasher = (async () => {
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 700))
-      process.kill(redis.pid, 'SIGKILL')
-      await redis.exited
+      await redis.crash()
       await new Promise((r) => setTimeout(r, 1000))
-      redis = await startRedis({ dir, port })
+      await redis.restart()
     }
     await eventually(async () => ((await fetch(`${b.http}/readyz`)).status === 200 && (await fetch(`${a.http}/readyz`)).status === 200 ? true : undefined), 15_000)
     await new Promise((r) => setTimeout(r, 500))

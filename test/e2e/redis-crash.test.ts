@@ -3,25 +3,15 @@
 // nothing acknowledged: Redis writes the AOF before it answers), the engine comes back by itself,
 // its scripts load again (the new process has an empty script cache: NOSCRIPT → EVAL), fan-out
 // resumes, and clients that stayed connected catch up with `resume`.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { startCrashableRedis } from '../helpers/stack.js'
 import t from 'tap'
-import { startRedis, type RedisServer } from '../../engine/embedded/redis.js'
-import { freePort } from '../../engine/embedded/ports.js'
 import { createTenant, type Json } from '../helpers/admin.js'
 import type { Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
 import { agentAndWidget, eventually } from './fixture.js'
 
 t.test('Redis SIGKILLed mid-chat: acknowledged messages survive, the engine and fan-out come back', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-redis-crash-'))
-  const port = await freePort()
-  let redis: RedisServer = await startRedis({ dir, port })
-  t.teardown(async () => {
-    await redis.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const redis = await startCrashableRedis(t)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { CONN_RATE_POINTS: '10000', OPS_PER_SECOND: '100000' } })
   const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
   const { agent, widget } = await agentAndWidget(t, engine, tenant)
@@ -36,14 +26,13 @@ t.test('Redis SIGKILLed mid-chat: acknowledged messages survive, the engine and 
     acked.push((await ok(i % 2 === 0 ? widget : agent, 'message.send', { conversationId, content: `before ${i}`, echoId: `b${i}` }))['message']['id'] as string)
   }
 
-  process.kill(redis.pid, 'SIGKILL')
-  await redis.exited
+  await redis.crash()
   // while Redis is down: a clear error, the sockets stay open
   const during = await widget.request('message.send', { conversationId, content: 'during the outage', echoId: 'd0' })
   t.match(during, { ok: false, error: { code: 'unavailable' } }, 'unavailable, not a hang or a crash')
   t.equal((await fetch(`${engine.http}/healthz`)).status, 200, 'the engine stays up')
 
-  redis = await startRedis({ dir, port })
+  await redis.restart()
   await eventually(async () => ((await fetch(`${engine.http}/readyz`)).status === 200 ? true : undefined), 15_000)
   const history = await ok(agent, 'history', { conversationId, limit: 100 })
   const ids = (history['messages'] as Json[]).filter((m) => m['type'] !== 'activity').map((m) => m['id'])

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { findPostgres, postgresVersion } from '../../engine/embedded/binaries.js';
 import { freePort } from '../../engine/embedded/ports.js';
 import { prepareDataDir, startPostgres, type PgSettings } from '../../engine/embedded/postgres.js';
-import { startRedis } from '../../engine/embedded/redis.js';
+import { startRedis, type RedisServer } from '../../engine/embedded/redis.js';
 
 /** The part of a tap Test this helper needs. */
 export type TeardownHost = { teardown(fn: () => unknown): void };
@@ -42,6 +42,33 @@ async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
       if (attempt >= 3 || !/in use|another/i.test((err as Error).message)) throw err;
     }
   }
+}
+
+/**
+ * A redis-server with AOF on its own data folder that a test kills with SIGKILL (`crash`) and
+ * starts again on the same port and data (`restart`), as a real Redis crash and restart.
+ */
+export type CrashableRedis = { readonly url: string; readonly pid: number; crash(): Promise<void>; restart(): Promise<void> };
+
+export async function startCrashableRedis(t: TeardownHost): Promise<CrashableRedis> {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-crash-redis-'));
+  const port = await freePort();
+  let server: RedisServer = await startRedis({ dir, port });
+  t.teardown(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    url: server.url,
+    get pid() { return server.pid; },
+    async crash() {
+      process.kill(server.pid, 'SIGKILL');
+      await server.exited;
+    },
+    async restart() {
+      server = await startRedis({ dir, port });
+    },
+  };
 }
 
 export async function startTestRedis(t: TeardownHost): Promise<TestRedis> {

@@ -2,14 +2,10 @@
 // outage, not a bad token: a client whose WebSocket hides the status (as a browser's does) keeps
 // reconnecting through it — far past 3 attempts — thanks to the CORS-readable /readyz probe, and
 // comes back synced when Redis does, its outbox delivered once.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { startCrashableRedis } from '../../helpers/stack.js'
 import t from 'tap'
 import WebSocket from 'ws'
 import { createAgentClient, createWidgetClient, type WebSocketConstructor } from 'parley/client'
-import { startRedis, type RedisServer } from '../../../engine/embedded/redis.js'
-import { freePort } from '../../../engine/embedded/ports.js'
 import { createTenant } from '../../helpers/admin.js'
 import { startEngine } from '../../helpers/engine.js'
 import { FAST, next, until } from './fixture.js'
@@ -20,13 +16,7 @@ async function metric(http: string, name: string): Promise<number> {
 }
 
 t.test('503 while Redis is down is waited out, not taken for a refusal', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-sdk-outage-'))
-  const port = await freePort()
-  let redis: RedisServer = await startRedis({ dir, port })
-  t.teardown(async () => {
-    await redis.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const redis = await startCrashableRedis(t)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { CONN_RATE_POINTS: '10000' } })
   const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
   const WS = WebSocket as unknown as WebSocketConstructor
@@ -43,8 +33,7 @@ t.test('503 while Redis is down is waited out, not taken for a refusal', async (
   const errors: unknown[] = []
   widget.on('error', (e) => errors.push(e))
 
-  process.kill(redis.pid, 'SIGKILL')
-  await redis.exited
+  await redis.crash()
   await until(async () => (await fetch(`${engine.http}/readyz`)).status === 503, 10_000, 'the engine to say not ready')
   // the open sockets stay up through a Redis outage: freeze the node a moment so pings time out and
   // the clients reconnect into the 503s
@@ -57,7 +46,7 @@ t.test('503 while Redis is down is waited out, not taken for a refusal', async (
   t.not(widget.state, 'closed', 'still trying after 8 refusals with 503')
   t.same(errors, [], 'no error told')
 
-  redis = await startRedis({ dir, port })
+  await redis.restart()
   await Promise.all([next(widget, 'synced', (d) => d.reconnect === true, 30_000), next(agent, 'synced', (d) => d.reconnect === true, 30_000)])
   t.equal((await pending).content, 'written during the outage')
   await until(() => agent.messages(conv.id).some((m) => m.content === 'written during the outage'), 10_000, 'the agent to hold it')

@@ -2,26 +2,16 @@
 // started again on its data folder. Sends made meanwhile are answered `unavailable` (test/e2e/redis-crash); the outbox
 // keeps them and re-sends after retryAfterMs (never surfacing the error) until Redis is back, then
 // each lands once, and both clients hold exactly the server's history.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { startCrashableRedis } from '../../helpers/stack.js'
 import t from 'tap'
 import { createAgentClient, createWidgetClient, type Message } from 'parley/client'
-import { startRedis, type RedisServer } from '../../../engine/embedded/redis.js'
-import { freePort } from '../../../engine/embedded/ports.js'
 import { createTenant, type Json } from '../../helpers/admin.js'
 import { connect } from '../../helpers/client.js'
 import { startEngine } from '../../helpers/engine.js'
 import { FAST, ids, until } from './fixture.js'
 
 t.test('redis-server SIGKILLed and restarted: sends made meanwhile wait in the outbox and land once', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-sdk-redis-'))
-  const port = await freePort()
-  let redis: RedisServer = await startRedis({ dir, port })
-  t.teardown(async () => {
-    await redis.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const redis = await startCrashableRedis(t)
   const engine = await startEngine(t, { redisUrl: redis.url, env: { CONN_RATE_POINTS: '10000' } })
   const tenant = await createTenant(engine.http, { inbox: { autoAssign: false } })
   const widget = createWidgetClient({ url: engine.http, websiteToken: tenant.inbox['websiteToken'] as string, ...FAST })
@@ -38,8 +28,7 @@ t.test('redis-server SIGKILLed and restarted: sends made meanwhile wait in the o
   await agent.get(conv.id)
   await widget.send(conv.id, 'before')
 
-  process.kill(redis.pid, 'SIGKILL')
-  await redis.exited
+  await redis.crash()
   const sends: Promise<Message>[] = []
   for (let i = 0; i < 3; i++) {
     sends.push(widget.send(conv.id, `during w${i}`))
@@ -51,7 +40,7 @@ t.test('redis-server SIGKILLed and restarted: sends made meanwhile wait in the o
   t.notOk(settled, 'no send settles while Redis is down')
   t.ok(widget.outbox().length === 3 && agent.outbox().length === 3, 'they wait in the outboxes')
 
-  redis = await startRedis({ dir, port })
+  await redis.restart()
   const acked = await Promise.all(sends)
   t.same(acked.map((m) => m.content), ['during w0', 'during a0', 'during w1', 'during a1', 'during w2', 'during a2'], 'every send acknowledged')
   t.same([widget.outbox(), agent.outbox()], [[], []], 'the outboxes are empty')
