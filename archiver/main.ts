@@ -14,6 +14,7 @@ import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { ensurePartitionsAhead, runMigrations } from './migrate.js';
 import { isTransientPgError } from './pg-errors.js';
+import { closeClients, handleProcessSignals } from './process.js';
 import { createReadiness } from './readiness.js';
 
 const PARTITION_MONTHS_AHEAD = 3;
@@ -171,28 +172,12 @@ async function shutdown(reason: string, code: number): Promise<void> {
   await http.close().catch((err: unknown) => log.warn({ err }, 'http close failed'));
   if (consuming) await consumer?.stop().catch((err: unknown) => log.warn({ err }, 'consumer stop failed'));
   await identity?.release();
-  await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
-  redis.disconnect();
-  await sql.end({ timeout: 5 }).catch((err: unknown) => log.warn({ err }, 'postgres close failed'));
+  await closeClients(redis, sql, log);
   log.info({ code }, 'stopped');
   process.exit(code);
 }
 
-// postgres.js can reject a promise nobody holds when PostgreSQL drops a connection mid-write
-// (seen once in CI during the outage test: "write CONNECTION_CLOSED"). Every batch is retried
-// and nothing is acknowledged before a commit, so a transient connection error is logged, not
-// fatal; anything else still crashes the process.
-process.on('unhandledRejection', (err: unknown) => {
-  if (isTransientPgError(err)) {
-    log.warn({ err }, 'postgres connection error outside a batch; the consumer retries');
-    return;
-  }
-  log.fatal({ err }, 'unhandled rejection');
-  process.exit(1);
-});
-
-process.once('SIGINT', () => void shutdown('SIGINT', 0));
-process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+handleProcessSignals(log, shutdown);
 
 try {
   const port = await http.listen(config.port);

@@ -11,6 +11,7 @@ import { createHttpServer } from '../http.js';
 import { createLogger } from '../log.js';
 import { runMigrations } from '../migrate.js';
 import { isTransientPgError } from '../pg-errors.js';
+import { closeClients, handleProcessSignals } from '../process.js';
 import { createReadiness } from '../readiness.js';
 import { loadConfig } from './config.js';
 import { createDefinitions } from './definitions.js';
@@ -104,23 +105,12 @@ async function shutdown(reason: string, code: number): Promise<void> {
   if (running) await Promise.all([intake.stop(), sender.stop()]).catch((err: unknown) => log.warn({ err }, 'stop failed'));
   http.close();
   typing?.stop();
-  await Promise.race([redis.quit(), sleep(2000)]).catch(() => undefined);
-  redis.disconnect();
-  await sql.end({ timeout: 5 }).catch(() => undefined);
+  await closeClients(redis, sql, log);
   log.info({ code }, 'stopped');
   process.exit(code);
 }
 
-process.on('unhandledRejection', (err: unknown) => {
-  if (isTransientPgError(err)) {
-    log.warn({ err }, 'postgres connection error outside a query; retried');
-    return;
-  }
-  log.fatal({ err }, 'unhandled rejection');
-  process.exit(1);
-});
-process.once('SIGINT', () => void shutdown('SIGINT', 0));
-process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+handleProcessSignals(log, shutdown);
 
 try {
   const port = await server.listen(config.port);
