@@ -32,6 +32,10 @@ export type ArchiverConfig = {
   janitorMs: number;
   /** Trim the partition streams (MINID, only below what is archived). */
   trim: boolean;
+  /** REDIS_WAIT_REPLICAS: archive only entries this many replicas hold (WAIT); 0 = off */
+  waitReplicas: number;
+  /** REDIS_WAIT_TIMEOUT_MS: a WAIT that times out leaves the batch to be read again */
+  waitTimeoutMs: number;
 };
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -129,6 +133,8 @@ export function loadConfig(env: Env): ConfigResult {
     claimIdleMs: int('ARCHIVER_CLAIM_IDLE_MS', 60_000, 10, 86_400_000),
     janitorMs: int('ARCHIVER_JANITOR_MS', 5_000, 10, 3_600_000),
     trim: bool('ARCHIVER_TRIM', true),
+    waitReplicas: int('REDIS_WAIT_REPLICAS', 0, 0, 16),
+    waitTimeoutMs: int('REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 60_000),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -21,7 +21,7 @@ import { isTransientPgError } from './pg-errors.js';
 import { writeBatch, type BatchResult, type RawEntry } from './sink.js';
 import { compareStreamIds } from './stream-id.js';
 import {
-  ack, autoClaim, consumers, dropConsumerIfIdle, ensureGroup, GROUP, groups, lagMs, readGroup, safeTrimId, trimBelow, type Entry,
+  ack, autoClaim, consumers, dropConsumerIfIdle, ensureGroup, GROUP, groups, lagMs, readGroup, replicated, safeTrimId, trimBelow, type Entry,
 } from './streams.js';
 
 export type ConsumerConfig = {
@@ -35,6 +35,9 @@ export type ConsumerConfig = {
   consumer: string;
   /** idle consumers with nothing pending are removed from the group after this long */
   forgetConsumerMs?: number;
+  /** REDIS_WAIT_REPLICAS: entries are archived only once this many replicas hold them */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
 };
 
 export type ConsumerDeps = {
@@ -136,6 +139,18 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
         await pause(backoffMs(attempt));
       }
     }
+  };
+
+  /**
+   * REDIS_WAIT_REPLICAS: what was read is archived only once enough replicas hold it, so a failover
+   * to a replica never leaves PostgreSQL with an entry Redis lost (its sender was not acknowledged
+   * and sends it again). Too few: the read fails and its entries are read again as pending.
+   */
+  const wanted = config.waitReplicas ?? 0;
+  const awaitReplicas = async (reader: Redis, stream: string): Promise<void> => {
+    if (wanted === 0) return;
+    const acked = await replicated(reader, stream, wanted, config.waitTimeoutMs ?? 1_000);
+    if (acked < wanted) throw new Error(`NOTREPLICATED ${stream}: ${acked} of ${wanted} replicas hold what was read`);
   };
 
   /** Archives some entries of a partition and acknowledges them. */
@@ -254,13 +269,17 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
           const mine = await readGroup(reader, stream, config.consumer, cursor, config.batchSize);
           if (mine.length === 0) cursor = null;
           else {
+            await awaitReplicas(reader, stream);
             cursor = mine[mine.length - 1]?.id ?? null;
             await handle(p, stream, mine, 'pending');
           }
         } else {
           const block = Math.max(1, Math.min(config.batchMs, nextJanitor - Date.now()));
           const entries = await readGroup(reader, stream, config.consumer, '>', config.batchSize, block);
-          if (entries.length > 0) await handle(p, stream, entries, 'new');
+          if (entries.length > 0) {
+            await awaitReplicas(reader, stream);
+            await handle(p, stream, entries, 'new');
+          }
         }
         failures = 0;
       } catch (err) {

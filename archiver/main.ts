@@ -67,6 +67,8 @@ function createConsumerNamed(name: string): Consumer {
       claimIdleMs: config.claimIdleMs,
       janitorMs: config.janitorMs,
       trim: config.trim,
+      waitReplicas: config.waitReplicas,
+      waitTimeoutMs: config.waitTimeoutMs,
       consumer: name,
     },
     setArchiving: (ok) => readiness.setArchiving(ok),

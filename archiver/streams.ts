@@ -50,6 +50,20 @@ export async function readGroup(
 }
 
 /**
+ * How many replicas hold everything the master of `stream` had written when this was called: a
+ * keyed read (routing the pipeline to that master, and setting the connection's replication
+ * offset to the master's current one) then WAIT on the same connection.
+ */
+export async function replicated(redis: Redis, stream: string, replicas: number, timeoutMs: number): Promise<number> {
+  const res = await redis.pipeline().exists(stream).call('WAIT', replicas, timeoutMs).exec();
+  const [existsErr] = res?.[0] ?? [null];
+  const [waitErr, acked] = res?.[1] ?? [new Error('no WAIT reply'), 0];
+  if (existsErr !== null) throw existsErr;
+  if (waitErr !== null) throw waitErr;
+  return Number(acked);
+}
+
+/**
  * The entries of `stream` in an XREAD/XREADGROUP reply: RESP2 answers [[stream, entries], …],
  * RESP3 a map that ioredis hands over flat as [stream, entries, …]; null = nothing.
  */

@@ -11,6 +11,10 @@ export type EngineConfig = {
   readonly redisUrl: string
   /** one instance (REDIS_URL) or a cluster (REDIS_CLUSTER_NODES) */
   readonly redis: RedisTarget
+  /** REDIS_WAIT_REPLICAS: a state change is acknowledged once this many replicas hold it (WAIT); 0 = off */
+  readonly waitReplicas: number
+  /** REDIS_WAIT_TIMEOUT_MS: how long WAIT may take before the op answers `unavailable` */
+  readonly waitTimeoutMs: number
   /** optional: reports and history beyond the Redis hot tail */
   readonly databaseUrl: string | null
   readonly adminToken: string
@@ -118,6 +122,8 @@ export function loadConfig(env: Env): ConfigResult {
     port: int('PORT', 8080, 0, 65535),
     redisUrl,
     redis,
+    waitReplicas: int('REDIS_WAIT_REPLICAS', 0, 0, 16),
+    waitTimeoutMs: int('REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
     databaseUrl: env['DATABASE_URL'] === undefined || env['DATABASE_URL'] === '' ? null : env['DATABASE_URL'],
     adminToken,
     partitions: int('PARTITIONS', DEFAULT_PARTITIONS, 1, 1024),

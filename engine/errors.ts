@@ -1,3 +1,4 @@
+import { NotReplicatedError } from '../lua/scripts.js'
 import type { ErrorCode } from './protocol.js'
 
 export class AppError extends Error {
@@ -14,6 +15,10 @@ export class AppError extends Error {
 /** Maps anything thrown below the protocol layer onto an AppError (Redis down → `unavailable`). */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err
+  // REDIS_WAIT_REPLICAS: written on the master, not yet confirmed by enough replicas
+  if (err instanceof NotReplicatedError) {
+    return new AppError('unavailable', 'not yet confirmed by a replica; send it again (same echoId) shortly', { retryAfterMs: 1000 })
+  }
   const message = err instanceof Error ? err.message : String(err)
   if (/Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|max retries|MaxRetriesPerRequest|LOADING|READONLY|Command timed out|enableOfflineQueue/i.test(message)) {
     return new AppError('unavailable', 'the data store is unreachable, try again', { retryAfterMs: 1000 })

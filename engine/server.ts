@@ -85,7 +85,10 @@ export function createEngine(deps: EngineDeps) {
     insuranceLimiter: new RateLimiterMemory({ points: config.connRatePoints, duration: config.connRateWindowSec }),
   })
 
-  const baseScripts = createScripts(redis, (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds))
+  const baseScripts = createScripts(redis, {
+    observe: (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds),
+    durability: { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs },
+  })
   const retention = createRetentionMetrics(metrics.registry)
   const rehydrator = deps.sql === null ? null : createRehydrator({
     sql: deps.sql, scripts: baseScripts, partitions: config.partitions, hotTail: config.hotTail, now: Date.now, log,

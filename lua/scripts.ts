@@ -154,10 +154,58 @@ export async function untilSettled<T>(attempt: () => Promise<T>, retry: SettleRe
 
 export type Observe = (script: string, seconds: number) => void
 
+/**
+ * Acknowledged means replicated (REDIS_WAIT_REPLICAS): every script call is followed, on the
+ * connection that ran it, by `WAIT replicas timeoutMs` (WAIT is refused inside scripts). Fewer
+ * replicas than asked within the timeout: NotReplicatedError (the write is kept on the master; the
+ * op answers `unavailable` and a retry with the same echoId dedupes).
+ */
+export type Durability = { readonly replicas: number; readonly timeoutMs: number }
+
+export class NotReplicatedError extends Error {
+  override name = 'NotReplicatedError'
+  readonly acked: number
+  constructor(script: string, acked: number, wanted: number, timeoutMs: number) {
+    super(`NOTREPLICATED ${script}: ${acked} of ${wanted} replicas acknowledged within ${timeoutMs} ms`)
+    this.acked = acked
+  }
+}
+
+export type ScriptOptions = { observe?: Observe; retry?: SettleRetry; durability?: Durability }
+
+type ScriptFn = (...a: (string | Buffer)[]) => Promise<unknown>
+
+/**
+ * One call and its WAIT on the same connection: one pipeline (one node, one round trip). A cluster
+ * answers MOVED or ASK (a slot moved or moving: the script did not run) with the node to ask: the
+ * call then goes through ioredis's own redirection and the WAIT to that node's connection.
+ */
+async function callAndWait(redis: Redis, name: string, argv: (string | Buffer)[], d: Durability): Promise<unknown> {
+  const pipeline = redis.pipeline() as unknown as Record<string, ScriptFn> & { call(...a: (string | number)[]): unknown; exec(): Promise<[Error | null, unknown][] | null> }
+  ;(pipeline[name] as ScriptFn)(...argv)
+  pipeline.call('WAIT', d.replicas, d.timeoutMs)
+  const res = await pipeline.exec()
+  const [scriptErr, reply] = res?.[0] ?? [new Error('empty pipeline reply'), null]
+  let acked: unknown = res?.[1]?.[1]
+  if (scriptErr !== null) {
+    const redirect = /^(?:MOVED|ASK) \d+ (\S+):(\d+)$/.exec(scriptErr.message)
+    if (redirect === null || !isCluster(redis)) throw scriptErr
+    const plain = (redis as unknown as Record<string, ScriptFn>)[name] as ScriptFn
+    const replyAfter = await plain.call(redis, ...argv)
+    const node = redis.nodes('master').find((n) => n.options.host === redirect[1] && n.options.port === Number(redirect[2]))
+    acked = node === undefined ? 0 : await node.call('WAIT', d.replicas, d.timeoutMs)
+    if (Number(acked) < d.replicas) throw new NotReplicatedError(name, Number(acked), d.replicas, d.timeoutMs)
+    return replyAfter
+  }
+  if (Number(acked) < d.replicas) throw new NotReplicatedError(name, Number(acked), d.replicas, d.timeoutMs)
+  return reply
+}
+
 /** Conversations whose declared-keys hint is remembered (most recent first out when full). */
 const HINTS_KEPT = 50_000
 
-export function createScripts(redis: Redis, observe: Observe = () => {}, retry: SettleRetry = SETTLE_RETRY) {
+export function createScripts(redis: Redis, opts: ScriptOptions = {}) {
+  const { observe = () => {}, retry = SETTLE_RETRY, durability = { replicas: 0, timeoutMs: 0 } } = opts
   const counts = defineScripts(redis)
   /** KEYS[1] of a declaring call -> the hint its last reply gave */
   const hints = new Map<string, DeclaredHint>()
@@ -198,7 +246,8 @@ export function createScripts(redis: Redis, observe: Observe = () => {}, retry: 
     const fn = (redis as unknown as Record<string, (...a: (string | Buffer)[]) => Promise<unknown>>)[call.name]
     if (fn === undefined) throw new Error(`script ${call.name} is not loaded`)
     const start = process.hrtime.bigint()
-    const reply = await untilSettled(() => fn.call(redis, ...call.keys, ...call.args), retry)
+    const argv = [...call.keys, ...call.args]
+    const reply = await untilSettled(() => durability.replicas > 0 ? callAndWait(redis, call.name, argv, durability) : fn.call(redis, ...argv), retry)
     observe(call.name, Number(process.hrtime.bigint() - start) / 1e9)
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw new Error(`script ${call.name} replied with an unexpected shape`)
     return reply

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedisCluster, type LocalCluster } from '../../engine/embedded/cluster.js';
+import { clusterSettings, startRedisCluster, type LocalCluster } from '../../engine/embedded/cluster.js';
+import { startRedis } from '../../engine/embedded/redis.js';
 import { freePort, isPortFree } from '../../engine/embedded/ports.js';
 import type { TeardownHost } from './stack.js';
 
@@ -21,6 +22,12 @@ export type TestCluster = LocalCluster & {
    * `pauseMs` between batches stretches the window (writes meet TRYAGAIN / ASK meanwhile).
    */
   moveSlot(slot: number, to: number, opts?: { batch?: number; pauseMs?: number }): Promise<{ keys: number; ms: number }>;
+  /**
+   * Starts a node a test killed again, on its port and folder (its nodes.conf): a master that was
+   * failed over comes back as a replica of the promoted one. Resolves once it says it is a replica
+   * with its link to the master up and its first sync done.
+   */
+  restart(i: number): Promise<void>;
 };
 
 async function distinctFreePorts(n: number): Promise<number[]> {
@@ -100,5 +107,20 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
     return { keys: moved, ms: Date.now() - started0 };
   };
-  return { ...started, node, masters: masterNodes, ownerOf, moveSlot };
+  const restart = async (i: number) => {
+    const n = started.nodes[i];
+    if (n === undefined) throw new Error(`no cluster node ${i}`);
+    const server = await startRedis({ dir: join(dir, `node-${n.port}`), port: n.port, settings: clusterSettings(n.busPort, 2000) });
+    started.nodes[i] = { ...server, busPort: n.busPort };
+    conns.get(i)?.disconnect();
+    conns.delete(i);
+    const field = (text: string, name: string) => new RegExp(`^${name}:(.*)\\r?$`, 'm').exec(text)?.[1]?.trim();
+    for (const deadline = Date.now() + 30_000; ;) {
+      const text = await node(i).info('replication').catch(() => '');
+      if (field(text, 'role') === 'slave' && field(text, 'master_link_status') === 'up' && field(text, 'master_sync_in_progress') === '0') return;
+      if (Date.now() > deadline) throw new Error(`cluster node ${i} did not rejoin as a synced replica`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { ...started, node, masters: masterNodes, ownerOf, moveSlot, restart };
 }
