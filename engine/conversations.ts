@@ -5,6 +5,7 @@ import type { RedisClient as Redis } from '../lua/client.js'
 import type { Sql } from 'postgres'
 import { archivedMessage, archivedMessageById, historyBefore } from './archive/history.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
+import { compareStreamIds } from '../lua/stream-id.js'
 import type { ConnData } from './connection.js'
 import type { Directory } from './directory.js'
 import type { Rehydrator } from './rehydrate.js'
@@ -146,7 +147,7 @@ export function createConversationReader(deps: {
     const [length, first] = await Promise.all([redis.xlen(log), redis.xrange(log, '-', '+', 'COUNT', 1)])
     const firstId = first[0]?.[0]
     const trimmed = c.msgCount > length
-    const complete = !trimmed || (firstId !== undefined && compareIds(after, firstId) >= 0)
+    const complete = !trimmed || (firstId !== undefined && compareStreamIds(after, firstId) >= 0)
     const entries = (await redis.xrange(log, `(${after}`, '+', 'COUNT', 5000)) as [string, string[]][]
     const items: (Message | null)[] = []
     const changedAt = new Map<string, number>() // earlier message id -> index of its latest change
@@ -154,7 +155,7 @@ export function createConversationReader(deps: {
       const m = messageFromEntry(id, fields)
       if (m !== null) { items.push(m); continue }
       const u = updateFromEntry(fields)
-      if (u === null || compareIds(u.id, after) > 0) continue // a later message comes whole, edits laid over
+      if (u === null || compareStreamIds(u.id, after) > 0) continue // a later message comes whole, edits laid over
       const prev = changedAt.get(u.id)
       if (prev !== undefined) items[prev] = null
       changedAt.set(u.id, items.length)
@@ -180,15 +181,6 @@ export function createConversationReader(deps: {
     agentInboxes, accountInboxIds: directory.accountInboxIds, load, reachable, current, history, resume, archivedEcho, keysOf, directory,
     archive: deps.sql ?? null, currentVersion, archivedById,
   }
-}
-
-export function compareIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-')
-  const [bm = '0', bs = '0'] = b.split('-')
-  const d = BigInt(am) - BigInt(bm)
-  if (d !== 0n) return d < 0n ? -1 : 1
-  const s = BigInt(as) - BigInt(bs)
-  return s === 0n ? 0 : s < 0n ? -1 : 1
 }
 
 export type ConversationReader = ReturnType<typeof createConversationReader>

@@ -9,10 +9,10 @@
 // an open conversation (lost Redis data) stays not_found instead of coming back from a stale row.
 import type { Sql } from 'postgres'
 import { keysFor, partitionOf, partitionOfKey } from '../lua/keys.js'
+import { compareStreamIds } from '../lua/stream-id.js'
 import { rehydrateContactCall, rehydrateConversationCall, type Scripts } from '../lua/scripts.js'
 import { archivedContacts, contactHashFromRow } from './archive/contacts.js'
 import { archivedConversations, archivedTail, hashFromRow } from './archive/conversations.js'
-import { compareIds } from './conversations.js'
 import { AppError } from './errors.js'
 import type { Logger } from './log.js'
 
@@ -47,7 +47,7 @@ export function createRehydrator(deps: RehydratorDeps) {
     let last: string | null = null
     for (const { id, ...m } of tail) {
       // a stream id reused after a Redis failover: keep the first, the log cannot hold both
-      if (last !== null && compareIds(id, last) <= 0) continue
+      if (last !== null && compareStreamIds(id, last) <= 0) continue
       messages.push({ id, json: JSON.stringify(m) })
       last = id
     }

@@ -1,6 +1,9 @@
 // The one error the SDK rejects with and reports: a protocol error code (or the SDK's own) and,
 // for flood_limited / rate_limited / unavailable, the server's retryAfterMs.
-import type { ClientErrorCode } from './types.js'
+import type { ErrorCode } from '../protocol.js'
+
+/** a protocol error code, or the SDK's own: not connected, no answer in time, closed by the app, an app handler threw */
+export type ClientErrorCode = ErrorCode | 'disconnected' | 'timeout' | 'closed' | 'handler'
 
 export class ParleyError extends Error {
   override name = 'ParleyError'

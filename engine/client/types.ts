@@ -1,6 +1,6 @@
 // Public types of the client SDK. Protocol objects, ops and events come from engine/wire.ts (the one
 // source the engine is checked against); this file adds only what the SDK itself defines.
-import type { ErrorCode } from '../protocol.js'
+import type { ParleyError } from './errors.js'
 import type { Events, Hello, Message } from '../wire.js'
 
 export type {
@@ -77,7 +77,7 @@ export type WidgetOptions = CommonOptions & { websiteToken: string; identifier?:
 export type AgentOptions = CommonOptions & { token: string }
 
 /** Error codes of the protocol, plus the SDK's own. */
-export type ClientErrorCode = ErrorCode | 'disconnected' | 'timeout' | 'closed' | 'handler'
+export type { ClientErrorCode } from './errors.js'
 
 /** A send waiting for its acknowledgement; kept in storage until then. */
 export type OutboxEntry = {
@@ -97,7 +97,7 @@ export type ClientEvents = Events & {
   state: { state: State; previous: State }
   /** the view is complete: after the first connect and after every reconnect */
   synced: { reconnect: boolean }
-  error: import('./errors.js').ParleyError
+  error: ParleyError
   hello: Hello
   /** a held conversation the client may no longer read (not_found / forbidden on resync) */
   'conversation.removed': { conversationId: string; code: string }
