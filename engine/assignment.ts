@@ -4,7 +4,7 @@
 import type { RedisClient as Redis } from '../lua/client.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { autoAssignCall, drainQueueCall, type Scripts } from '../lua/scripts.js'
-import type { Directory } from './directory.js'
+import type { Directory } from './directory/index.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
 

@@ -2,7 +2,7 @@
 // Kept small, since a node holds tens of thousands: ids and the few fields ops read, a shared inbox
 // record, the hello data only until it is sent, and no logger (connLog makes one when needed).
 import type { Logger } from './log.js'
-import type { AgentRecord } from './directory.js'
+import type { AgentRecord } from './directory/index.js'
 import type { Codec, Role } from './protocol.js'
 
 /** What a widget's ops read of its inbox; one record shared by the inbox's connections on a node. */

@@ -7,7 +7,7 @@ import { archivedMessage, archivedMessageById, historyBefore } from './archive/h
 import { keysFor, partitionOf } from '../lua/keys.js'
 import { compareStreamIds } from '../lua/stream-id.js'
 import type { ConnData } from './connection.js'
-import type { Directory } from './directory.js'
+import type { Directory } from './directory/index.js'
 import type { Rehydrator } from './rehydrate.js'
 import { AppError } from './errors.js'
 import { isId } from './ids.js'

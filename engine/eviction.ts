@@ -15,7 +15,7 @@ import { evictContactCall, evictConversationCall, type Scripts } from '../lua/sc
 import { archivedContacts, contactFromRow, type ArchivedContactRow } from './archive/contacts.js'
 import { archivedConversations, conversationFromRow, type ArchivedConversationRow } from './archive/conversations.js'
 import { editsArchived } from './archive/edits.js'
-import { contactFrom } from './directory.js'
+import { contactFrom } from './directory/index.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
 import { CONVERSATION_FIELDS, conversationFromHash, type Conversation } from './views.js'

@@ -2,7 +2,7 @@
 // (PROTOCOL.md, `autoAssign`): used after conversation.status, a snooze wake-up and API ingest.
 import { json } from '../lua/scripts.js'
 import type { Assignment } from './assignment.js'
-import type { Directory } from './directory.js'
+import type { Directory } from './directory/index.js'
 
 export type ReopenedConversation = { id: string; accountId: string; inboxId: string; assigneeId: unknown }
 

@@ -1,6 +1,6 @@
 // Archived contacts as the engine needs them for retention (engine/eviction.ts checks a contact's
 // row before evicting it; engine/rehydrate.ts writes it back): the row, its first inbox, and the
-// contact hash exactly as engine/directory.ts and engine/contacts.ts write it.
+// contact hash exactly as engine/directory/ (contacts.ts, contact-update.ts) writes it.
 import type { Sql } from 'postgres'
 import type { Contact } from '../protocol.js'
 import { object } from './conversations.js'
@@ -26,7 +26,7 @@ export async function archivedContacts(sql: Sql, accountId: string | null, ids: 
      where c.id = any(${ids as string[]}) ${accountId === null ? sql`` : sql`and c.account_id = ${accountId}`}`
 }
 
-/** The protocol's Contact from an archived row (directory.ts contactFrom's twin; lastSeenAt is not live state). */
+/** The protocol's Contact from an archived row (directory/records.ts contactFrom's twin; lastSeenAt is not live state). */
 export function contactFromRow(r: ArchivedContactRow): Contact {
   return {
     id: r.id, accountId: r.account_id, name: r.name, email: r.email, phone: r.phone, identifier: r.identifier,

@@ -5,7 +5,7 @@
 // log's window closes the partition's clients with 1012 (reconnect and resume).
 import { partitionOf } from '../../lua/keys.js'
 import { AGENT_CONTROL, INBOX_CONTROL, type AgentControl, type InboxControl } from '../control.js'
-import type { Directory } from '../directory.js'
+import type { Directory } from '../directory/index.js'
 import { payloadOf } from '../frames.js'
 import type { Presence } from '../presence.js'
 import { CLOSE } from '../protocol.js'

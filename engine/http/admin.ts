@@ -2,8 +2,8 @@
 // constant time; bad bodies get 400 with a code. Successful creates answer 200 with the object.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js'
 import { readAutoResolve } from '../auto-resolve.js'
-import type { AgentAdmin } from '../agents.js'
-import type { Directory } from '../directory.js'
+import type { AgentAdmin } from '../directory/agent-admin.js'
+import type { Directory } from '../directory/index.js'
 import { AppError, toAppError } from '../errors.js'
 import { isId, safeEqual } from '../ids.js'
 import type { Logger } from '../log.js'
@@ -87,7 +87,7 @@ async function readAgentFields(directory: Directory, accountId: string, body: Re
 
 export function registerAdminRoutes(
   app: TemplatedApp, deps: { sql: Sql | null; directory: Directory; adminToken: string; log: Logger; metrics: Metrics; messagesPerMinuteDefault: number
-    /** agent updates, removal and token rotation (engine/agents.ts) */
+    /** agent updates, removal and token rotation (engine/directory/agent-admin.ts) */
     agents?: AgentAdmin
     /** stores an inbox's auto-resolve window (engine/auto-resolve.ts) */
     setAutoResolve?: (accountId: string, inboxId: string, afterMs: number | null) => Promise<void>

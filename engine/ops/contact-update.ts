@@ -1,4 +1,4 @@
-import { createContactUpdater, readContactUpdate } from '../contacts.js'
+import { createContactUpdater, readContactUpdate } from '../directory/contact-update.js'
 import { AppError } from '../errors.js'
 import type { OpDeps } from './deps.js'
 import type { Op } from './types.js'

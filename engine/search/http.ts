@@ -2,7 +2,7 @@
 // searches every inbox of the account; an agent's own bearer token searches what that agent may see
 // (its inboxes; an administrator agent every inbox), the same rule as the WebSocket op `search`.
 import type { TemplatedApp } from 'uWebSockets.js'
-import type { Directory } from '../directory.js'
+import type { Directory } from '../directory/index.js'
 import { AppError } from '../errors.js'
 import { safeEqual } from '../ids.js'
 import type { Logger } from '../log.js'

@@ -6,7 +6,7 @@ import type { RedisClient as Redis } from '../../lua/client.js'
 import { eventFields } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { webhookFrom, webhookHash, webhookPublic, type WebhookDef, type WebhookEventName } from '../../lua/webhooks.js'
-import { applyPatch } from '../directory.js'
+import { applyPatch } from '../directory/index.js'
 import { newId, newUid } from '../ids.js'
 import { randomBytes } from 'node:crypto'
 

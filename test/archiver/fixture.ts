@@ -15,7 +15,7 @@ import {
   appendMessageCall, createConversationCall, createScripts, json, rateConversationCall, setConversationStatusCall,
   type AppendMessageInput, type ConversationStatus,
 } from '../../lua/scripts.js';
-import { createDirectory } from '../../engine/directory.js';
+import { createDirectory } from '../../engine/directory/index.js';
 import { newId, newUid } from '../../engine/ids.js';
 import { startTestPostgres, startTestRedis, type TestPostgres, type TestRedis } from '../helpers/stack.js';
 

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { parseEvent, splitNotice, type StreamEvent } from '../../lua/codec.js'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import { appendMessageCall, createConversationCall, createScripts, json, type AppendMessageInput } from '../../lua/scripts.js'
-import { createDirectory } from '../../engine/directory.js'
+import { createDirectory } from '../../engine/directory/index.js'
 import { newId, newUid } from '../../engine/ids.js'
 import { startTestRedis } from '../helpers/stack.js'
 

@@ -1,22 +1,22 @@
 // Agent lifecycle for the admin API: profile and membership changes, removal, token rotation.
-// Every change is written with its partition event in one MULTI (as directory.ts does) and told to
+// Every change is written with its partition event in one MULTI (as the directory does) and told to
 // every engine node with a control notice on the partition fan-out channel, so live sockets follow
 // at once: a changed agent's sockets take the new role and inboxes (their inbox subscriptions
 // follow), a removed agent's sockets and sockets on a rotated token are closed with 4001.
 // Conversations an agent can no longer see (removed from their inbox, or removed altogether) are
 // unassigned, with an activity message, and go round robin again where the inbox auto-assigns:
 // a customer must never wait on an assignee who cannot open the conversation.
-import { publishMethod, type RedisClient as Redis } from '../lua/client.js'
-import { eventFields } from '../lua/codec.js'
-import { keysFor, partitionOf, type PartitionKeys } from '../lua/keys.js'
-import { assignConversationCall, type Scripts } from '../lua/scripts.js'
-import type { Assignment } from './assignment.js'
-import { AGENT_CONTROL, controlNotice } from './control.js'
-import { applyPatch, type AgentRecord, type Directory } from './directory.js'
-import { AppError } from './errors.js'
-import { newToken, newUid, sha256 } from './ids.js'
-import type { Logger } from './log.js'
-import type { AgentRole } from './protocol.js'
+import { publishMethod, type RedisClient as Redis } from '../../lua/client.js'
+import { eventFields } from '../../lua/codec.js'
+import { keysFor, partitionOf, type PartitionKeys } from '../../lua/keys.js'
+import { assignConversationCall, type Scripts } from '../../lua/scripts.js'
+import type { Assignment } from '../assignment.js'
+import { AGENT_CONTROL, controlNotice } from '../control.js'
+import { applyPatch, type AgentRecord, type Directory } from './index.js'
+import { AppError } from '../errors.js'
+import { newToken, newUid, sha256 } from '../ids.js'
+import type { Logger } from '../log.js'
+import type { AgentRole } from '../protocol.js'
 
 export type AgentPatch = { name?: string; role?: AgentRole; inboxIds?: string[]; maxConversations?: number | null }
 

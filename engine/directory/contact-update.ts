@@ -1,14 +1,14 @@
 // Contact profile changes (contact.update, the API channel's contact name): the hash write and its
-// contact.updated event on the partition stream go in one MULTI, as in directory.ts. customAttributes
+// contact.updated event on the partition stream go in one MULTI, as in the directory. customAttributes
 // merge into the stored ones (a key set to null is removed); other fields are replaced, null clears.
-import type { RedisClient as Redis } from '../lua/client.js'
-import { eventFields } from '../lua/codec.js'
-import { keysFor, partitionOf } from '../lua/keys.js'
-import { contactFrom, type Directory } from './directory.js'
-import { AppError } from './errors.js'
-import { newUid } from './ids.js'
-import type { Contact } from './protocol.js'
-import { optObject } from './validate.js'
+import type { RedisClient as Redis } from '../../lua/client.js'
+import { eventFields } from '../../lua/codec.js'
+import { keysFor, partitionOf } from '../../lua/keys.js'
+import { contactFrom, type Directory } from './index.js'
+import { AppError } from '../errors.js'
+import { newUid } from '../ids.js'
+import type { Contact } from '../protocol.js'
+import { optObject } from '../validate.js'
 
 export type ContactUpdate = {
   name?: string | null
