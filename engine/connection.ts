@@ -1,6 +1,7 @@
 // What a WebSocket carries: who it is (from the verified upgrade, never from frames) and how it speaks.
 // Kept small, since a node holds tens of thousands: ids and the few fields ops read, a shared inbox
 // record, the hello data only until it is sent, and no logger (connLog makes one when needed).
+import type { WebSocket } from 'uWebSockets.js'
 import type { Logger } from './log.js'
 import type { AgentRecord } from './directory/index.js'
 import type { Codec, Role } from './protocol.js'
@@ -16,6 +17,9 @@ export type InboxRef = {
 export type Principal =
   | { readonly kind: 'agent'; readonly agent: AgentRecord }
   | { readonly kind: 'contact'; readonly contactId: string; readonly inbox: InboxRef }
+
+/** A live WebSocket of this node, holding its connection's state. */
+export type Socket = WebSocket<ConnData>
 
 export type ConnData = {
   readonly id: string

@@ -38,7 +38,7 @@ import { AppError } from './errors.js'
 import { connLog, type ConnData } from './connection.js'
 import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
-import { createSockets } from './socket.js'
+import { createSockets } from './sockets/index.js'
 import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
@@ -178,11 +178,11 @@ export function createEngine(deps: EngineDeps) {
 
   const wsBehavior = {
     compression: uws.DISABLED,
-    // the hard limit where uWS cuts the TCP connection; MAX_PAYLOAD_BYTES (close 1009) is enforced in socket.ts
+    // the hard limit where uWS cuts the TCP connection; MAX_PAYLOAD_BYTES (close 1009) is enforced in sockets/dispatch.ts
     maxPayloadLength: config.maxPayloadBytes * 4,
     idleTimeout: Math.max(8, Math.round(config.heartbeatMs / 1000)),
     sendPingsAutomatically: true,
-    // uWS drops sends above this; ours (socket.ts) closes the client at MAX_BACKPRESSURE_BYTES first
+    // uWS drops sends above this; ours (sockets/writer.ts) closes the client at MAX_BACKPRESSURE_BYTES first
     maxBackpressure: config.maxBackpressureBytes * 2,
     closeOnBackpressureLimit: 0,
     ...sockets.behavior,

@@ -9,7 +9,7 @@ import type { Directory } from '../directory/index.js'
 import { payloadOf } from '../frames.js'
 import type { Presence } from '../presence.js'
 import { CLOSE } from '../protocol.js'
-import type { Socket, Sockets } from '../socket.js'
+import type { Socket, Sockets } from '../sockets/index.js'
 import { accountTopic, contactTopic, inboxTopic, widgetsTopic, type Fanout, type Notice } from './fanout.js'
 
 export function createFollow(deps: {
