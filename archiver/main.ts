@@ -2,7 +2,7 @@
 // into PostgreSQL (consumer.ts) and serves /healthz, /readyz and /metrics. The only file of the
 // archiver that reads process.env.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, describeTarget } from '../lua/client.js';
+import { connectRedis, describeTarget, targetModeError } from '../lua/client.js';
 import { checkLayout } from '../lua/layout.js';
 import postgres from 'postgres';
 import { loadConfig, safeUrl } from './config.js';
@@ -147,6 +147,12 @@ async function startConsuming(): Promise<void> {
 async function awaitLayout(): Promise<void> {
   for (let attempt = 1; !stop.signal.aborted; attempt++) {
     try {
+      const wrongMode = await targetModeError(config.redis);
+      if (wrongMode !== null) {
+        log.fatal(wrongMode);
+        process.stderr.write(`archiver: invalid configuration: ${wrongMode}\n`);
+        return shutdown('wrong Redis mode', 2);
+      }
       const check = await checkLayout(redis, config.partitions);
       if (check.ok) return;
       log.fatal({ partitions: config.partitions }, check.error);

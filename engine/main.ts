@@ -1,7 +1,7 @@
 // The engine's composition root: config → native uWS → Redis clients → engine → listen.
 // WORKERS > 1 makes this process a primary that forks that many engines on one port (workers.ts).
 import { fileURLToPath } from 'node:url'
-import { connectRedis, type RedisClient } from '../lua/client.js'
+import { connectRedis, targetModeError, type RedisClient, type RedisTarget } from '../lua/client.js'
 import { checkLayout } from '../lua/layout.js'
 import postgres from 'postgres'
 import { loadConfig } from './config.js'
@@ -12,10 +12,20 @@ import { loadNativeUws, NativeUwsError } from './uws.js'
 import { runWorkers, type ListeningNotice } from './workers.js'
 import type { Logger } from './log.js'
 
-/** The key layout guard (lua/layout.ts): waits for Redis, exits 2 on data of another layout. */
-async function awaitLayout(redis: RedisClient, partitions: number, log: Logger): Promise<void> {
+/**
+ * The key layout guard (lua/layout.ts): waits for Redis, exits 2 on data of another layout, or on a
+ * Redis of the other mode than configured (a standalone server as REDIS_CLUSTER_NODES, a cluster
+ * node as REDIS_URL).
+ */
+async function awaitLayout(redis: RedisClient, target: RedisTarget, partitions: number, log: Logger): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
+      const wrongMode = await targetModeError(target)
+      if (wrongMode !== null) {
+        log.fatal(wrongMode)
+        process.stderr.write(`parley engine: invalid configuration: ${wrongMode}\n`)
+        process.exit(2)
+      }
       const check = await checkLayout(redis, partitions)
       if (check.ok) return
       log.fatal({ partitions }, check.error)
@@ -25,6 +35,19 @@ async function awaitLayout(redis: RedisClient, partitions: number, log: Logger):
       if (attempt === 1 || attempt % 30 === 0) log.warn({ err: (err as Error).message }, 'waiting for Redis to check the key layout')
       await new Promise((r) => setTimeout(r, 1000))
     }
+  }
+}
+
+/** A client's error events, logged at most once per 5 s each (a cluster retries every 100 ms), with how many were not. */
+function throttledErrorLog(log: Logger): (err: Error) => void {
+  let last = 0
+  let quiet = 0
+  return (err) => {
+    const now = Date.now()
+    if (now - last < 5000) { quiet++; return }
+    log.warn({ err: err.message, ...(quiet > 0 ? { notLogged: quiet } : {}) }, 'redis error')
+    last = now
+    quiet = 0
   }
 }
 
@@ -56,8 +79,8 @@ async function main(): Promise<void> {
   const limiterRedis = connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, name: `parley-rl-${config.nodeId}` })
   // one instance: the classic subscriber; a cluster uses shard subscribers instead (engine/sharded-feed.ts)
   const sub = connectRedis(config.redis, { name: `parley-sub-${config.nodeId}`, lazyConnect: config.redis.kind === 'cluster' })
-  for (const client of [redis, limiterRedis, sub]) client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'))
-  await awaitLayout(redis, config.partitions, log)
+  for (const client of [redis, limiterRedis, sub]) client.on('error', throttledErrorLog(log))
+  await awaitLayout(redis, config.redis, config.partitions, log)
 
   // the library's default reconnect backoff waits up to 20 s; 1 s keeps reports/history snappy after an outage
   const sql = config.databaseUrl === null ? null : postgres(config.databaseUrl, {

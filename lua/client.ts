@@ -134,3 +134,39 @@ export function duplicateClient(client: RedisClient, opts: { name: string; maxRe
   }
   return client.duplicate({ connectionName: opts.name, ...retries })
 }
+
+/**
+ * Is the target what its setting says? A seed of REDIS_CLUSTER_NODES that answers as a standalone
+ * redis-server (cluster_enabled:0), or a REDIS_URL that answers as a cluster node, is a
+ * configuration error (its operator text); seeds that do not answer yet are not (null: the caller
+ * waits for Redis as it does anyway). One plain connection per seed, closed at once.
+ */
+export async function targetModeError(target: RedisTarget): Promise<string | null> {
+  const probes = target.kind === 'single'
+    ? [{ label: 'REDIS_URL', open: () => new Redis(target.url, probeOptions) }]
+    : target.nodes.map((n) => ({
+        label: `REDIS_CLUSTER_NODES entry ${n.host}:${n.port}`,
+        open: () => new Redis(n.port, n.host, { ...probeOptions, ...(target.password !== null ? { password: target.password } : {}) }),
+      }))
+  for (const probe of probes) {
+    const client = probe.open()
+    client.on('error', () => {}) // unreachable: not a verdict
+    try {
+      await client.connect()
+      const enabled = /^cluster_enabled:(\d)/m.exec(await client.info('cluster'))?.[1]
+      if (target.kind === 'cluster' && enabled === '0') {
+        return `${probe.label} is a standalone redis-server (cluster_enabled:0): set REDIS_URL for one instance, or point REDIS_CLUSTER_NODES at cluster nodes`
+      }
+      if (target.kind === 'single' && enabled === '1') {
+        return `REDIS_URL points at a Redis Cluster node (cluster_enabled:1): set REDIS_CLUSTER_NODES (and no REDIS_URL) to run on the cluster`
+      }
+    } catch {
+      // not reachable, or refused before answering: decided by a later attempt
+    } finally {
+      client.disconnect()
+    }
+  }
+  return null
+}
+
+const probeOptions = { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectionName: 'parley-probe' }

@@ -1,7 +1,13 @@
 // The key layout guard against a real redis-server: a fresh Redis records the layout, a changed
-// PARTITIONS or data of Parley 0.1 (`{p<N>}` tags) makes the engine refuse to start, untouched.
+// PARTITIONS or data of Parley 0.1 (`{p<N>}` tags) makes the engine refuse to start, untouched; so
+// does a Redis of the other mode (a standalone server as cluster seeds, a cluster node as REDIS_URL).
 import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { freePort } from '../../engine/embedded/ports.js'
+import { startRedis } from '../../engine/embedded/redis.js'
 import { LAYOUT_KEY } from '../../lua/keys.js'
 import { checkLayout, TAGS } from '../../lua/layout.js'
 import { ADMIN_TOKEN, runEngineToExit } from '../helpers/engine.js'
@@ -38,4 +44,20 @@ t.test('the engine refuses data of Parley 0.1 and a changed PARTITIONS, and chan
   const changed = await runEngineToExit(env)
   t.equal(changed.code, 2)
   t.match(changed.output, /PARTITIONS=64, but this Redis holds data laid out for PARTITIONS=16/)
+})
+
+t.test('a Redis of the other mode than configured is a configuration error (exit 2), not an endless wait', async (t) => {
+  const standalone = await startTestRedis(t)
+  const asCluster = await runEngineToExit({ REDIS_URL: '', REDIS_CLUSTER_NODES: `127.0.0.1:${standalone.port}`, ADMIN_TOKEN, PORT: '0', LOG_LEVEL: 'warn' })
+  t.equal(asCluster.code, 2, 'a standalone server given as REDIS_CLUSTER_NODES')
+  t.match(asCluster.output, /REDIS_CLUSTER_NODES entry 127\.0\.0\.1:\d+ is a standalone redis-server \(cluster_enabled:0\): set REDIS_URL/)
+
+  // a cluster-enabled node (no slots needed to say what it is)
+  const dir = await mkdtemp(join(tmpdir(), 'parley-mode-'))
+  const port = await freePort()
+  const node = await startRedis({ dir, port, settings: { 'cluster-enabled': 'yes', 'cluster-config-file': 'nodes.conf' } })
+  t.teardown(async () => { await node.stop(); await rm(dir, { recursive: true, force: true }) })
+  const asSingle = await runEngineToExit({ REDIS_URL: node.url, ADMIN_TOKEN, PORT: '0', LOG_LEVEL: 'warn' })
+  t.equal(asSingle.code, 2, 'a cluster node given as REDIS_URL')
+  t.match(asSingle.output, /REDIS_URL points at a Redis Cluster node \(cluster_enabled:1\): set REDIS_CLUSTER_NODES/)
 })
