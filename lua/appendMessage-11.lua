@@ -67,13 +67,9 @@ end
 
 -- every derived key the writes below touch must be declared (see KEYS[8..11])
 local reopening = incoming and (h.status == 'resolved' or h.status == 'snoozed')
-local needed = { status_list(KEYS[1], h.inboxId, h.status) }
-if reopening then table.insert(needed, status_list(KEYS[1], h.inboxId, 'open')) end
-if h.assigneeId and h.assigneeId ~= '' then table.insert(needed, agent_open_key(KEYS[1], h.assigneeId)) end
+local needed = moved_keys(KEYS[1], h, reopening and 'open' or h.status)
 if incoming and h.status == 'snoozed' then table.insert(needed, string.match(KEYS[1], '^({[^}]*})') .. ':snoozed') end
-if not all_declared(needed) then
-  return { -9, cjson.encode({ inboxId = h.inboxId, status = h.status, assigneeId = h.assigneeId or '' }) }
-end
+if not all_declared(needed) then return needs_keys(h) end
 
 -- writes start here; `now` never goes back before the conversation's newest message (a request
 -- held through an outage arrives late): the message and what it changes take that time
