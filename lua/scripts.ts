@@ -165,13 +165,14 @@ function hintOfConversation(raw: unknown): DeclaredHint | null {
 /**
  * The error Redis answers, before running anything, while the slot of a call is being migrated
  * and one of its declared keys has moved or does not exist: TRYAGAIN (also as the last error of
- * ioredis giving up on its own ~1.6 s of redirections). CLUSTERDOWN (a master lost, no replica
+ * ioredis giving up on its own ~1.6 s of redirections, which may end on the ASK that sent it to the
+ * importing node, or on a MOVED while the slot is being assigned: a redirection is never a run). CLUSTERDOWN (a master lost, no replica
  * promoted yet: seconds) is not waited out here: ioredis retries it ~1.6 s, then the op answers
  * `unavailable` with retryAfterMs and the client comes back.
  */
 export function isSettling(err: unknown): boolean {
   const m = err instanceof Error ? err.message : String(err)
-  return /^TRYAGAIN\b/.test(m) || /Too many Cluster redirections.*TRYAGAIN/s.test(m)
+  return /^TRYAGAIN\b/.test(m) || /Too many Cluster redirections.*\b(TRYAGAIN|ASK|MOVED)\b/s.test(m)
 }
 
 export type SettleRetry = { boundMs: number; firstDelayMs: number; maxDelayMs: number }

@@ -21,6 +21,11 @@ export type TestCluster = LocalCluster & {
    * `pauseMs` between batches stretches the window (writes meet TRYAGAIN / ASK meanwhile).
    */
   moveSlot(slot: number, to: number, opts?: { batch?: number; pauseMs?: number }): Promise<{ keys: number; ms: number }>;
+  /**
+   * The same move held half-way: IMPORTING/MIGRATING set and `moved` of the slot's keys MIGRATEd, so
+   * ops meet a slot split between two masters until `finish` moves the rest and assigns the slot.
+   */
+  beginMove(slot: number, to: number, moved: number): Promise<{ from: number; finish(): Promise<{ keys: number; ms: number }> }>;
 };
 
 async function distinctFreePorts(n: number): Promise<number[]> {
@@ -79,26 +84,33 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     }
     throw new Error(`no owner for slot ${slot}`);
   };
-  const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) => {
+  const beginMove = async (slot: number, to: number, first: number, opts: { batch?: number; pauseMs?: number } = {}) => {
     const started0 = Date.now();
     const from = await ownerOf(slot);
-    if (from === to) return { keys: 0, ms: 0 };
     const [fromId, toId] = [await idOf(from), await idOf(to)];
     const target = started.nodes[to] as { port: number };
+    const batch = async (n: number) => {
+      const keys = (await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, n)) as string[];
+      if (keys.length > 0) await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+      return keys.length;
+    };
+    if (from === to) return { from, finish: async () => ({ keys: 0, ms: 0 }) };
     await node(to).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
     await node(from).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
-    let moved = 0;
-    for (;;) {
-      const keys = (await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, opts.batch ?? 10)) as string[];
-      if (keys.length === 0) break;
-      await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
-      moved += keys.length;
-      if (opts.pauseMs !== undefined) await new Promise((r) => setTimeout(r, opts.pauseMs));
-    }
-    await node(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    await node(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    return { keys: moved, ms: Date.now() - started0 };
+    let moved = first > 0 ? await batch(first) : 0;
+    const finish = async () => {
+      for (let n; (n = await batch(opts.batch ?? 10)) > 0; ) {
+        moved += n;
+        if (opts.pauseMs !== undefined) await new Promise((r) => setTimeout(r, opts.pauseMs));
+      }
+      await node(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      await node(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      return { keys: moved, ms: Date.now() - started0 };
+    };
+    return { from, finish };
   };
-  return { ...started, node, masters: masterNodes, ownerOf, moveSlot };
+  const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) =>
+    (await beginMove(slot, to, 0, opts)).finish();
+  return { ...started, node, masters: masterNodes, ownerOf, moveSlot, beginMove: (slot, to, moved) => beginMove(slot, to, moved) };
 }
