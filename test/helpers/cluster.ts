@@ -22,10 +22,10 @@ export type TestCluster = LocalCluster & {
    */
   moveSlot(slot: number, to: number, opts?: { batch?: number; pauseMs?: number }): Promise<{ keys: number; ms: number }>;
   /**
-   * The same move held half-way: IMPORTING/MIGRATING set and `moved` of the slot's keys MIGRATEd, so
-   * ops meet a slot split between two masters until `finish` moves the rest and assigns the slot.
+   * The same move held half-way: IMPORTING/MIGRATING set and the slot's keys that `first` picks
+   * MIGRATEd, so ops meet a slot split between two masters until `finish` moves the rest and assigns it.
    */
-  beginMove(slot: number, to: number, moved: number): Promise<{ from: number; finish(): Promise<{ keys: number; ms: number }> }>;
+  beginMove(slot: number, to: number, first: (key: string) => boolean): Promise<{ from: number; finish(): Promise<{ keys: number; ms: number }> }>;
 };
 
 async function distinctFreePorts(n: number): Promise<number[]> {
@@ -84,20 +84,20 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     }
     throw new Error(`no owner for slot ${slot}`);
   };
-  const beginMove = async (slot: number, to: number, first: number, opts: { batch?: number; pauseMs?: number } = {}) => {
+  const beginMove = async (slot: number, to: number, first: (key: string) => boolean, opts: { batch?: number; pauseMs?: number } = {}) => {
     const started0 = Date.now();
     const from = await ownerOf(slot);
     const [fromId, toId] = [await idOf(from), await idOf(to)];
     const target = started.nodes[to] as { port: number };
-    const batch = async (n: number) => {
-      const keys = (await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, n)) as string[];
+    const batch = async (n: number, pick: (key: string) => boolean = () => true) => {
+      const keys = ((await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, n)) as string[]).filter(pick);
       if (keys.length > 0) await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
       return keys.length;
     };
     if (from === to) return { from, finish: async () => ({ keys: 0, ms: 0 }) };
     await node(to).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
     await node(from).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
-    let moved = first > 0 ? await batch(first) : 0;
+    let moved = await batch(1_000_000, first);
     const finish = async () => {
       for (let n; (n = await batch(opts.batch ?? 10)) > 0; ) {
         moved += n;
@@ -111,6 +111,6 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     return { from, finish };
   };
   const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) =>
-    (await beginMove(slot, to, 0, opts)).finish();
+    (await beginMove(slot, to, () => false, opts)).finish();
   return { ...started, node, masters: masterNodes, ownerOf, moveSlot, beginMove: (slot, to, moved) => beginMove(slot, to, moved) };
 }
