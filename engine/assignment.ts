@@ -3,7 +3,8 @@
 // capacity freed by a resolve (or anything else) is used within one sweep interval.
 import type { RedisClient as Redis } from '../lua/client.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
-import { autoAssignCall, drainQueueCall, type Scripts } from '../lua/scripts.js'
+import type { Scripts } from '../lua/scripts.js'
+import { autoAssign as assignOne, drainQueue } from '../lua/sweeps.js'
 import type { Directory } from './directory/index.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
@@ -17,15 +18,15 @@ export function createAssignment(deps: {
 
   /** Round robin for one conversation; resolves to the script reply (1 assigned, 3 queued, 0 no-op). */
   async function autoAssign(accountId: string, inboxId: string, conversationId: string): Promise<unknown[]> {
-    return scripts.run(autoAssignCall(keysOf(accountId), {
+    return assignOne(scripts, keysOf(accountId), {
       conversationId, inboxId, accountId, now: deps.now(), graceMs: deps.graceMs, uid: newUid(), hotTail: deps.hotTail,
-    }))
+    })
   }
 
   async function drainInbox(accountId: string, inboxId: string): Promise<number> {
-    const r = await scripts.run(drainQueueCall(keysOf(accountId), {
+    const r = await drainQueue(scripts, keysOf(accountId), {
       inboxId, accountId, now: deps.now(), graceMs: deps.graceMs, uid: newUid(), hotTail: deps.hotTail, limit: 100,
-    }))
+    })
     return Number(r[1])
   }
 

@@ -4,7 +4,8 @@
 // takes agents offline after it. Disconnecting removes only that connection's entry.
 import type { RedisClient as Redis } from '../lua/client.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
-import { presenceBeatCall, presenceSweepCall, type Scripts } from '../lua/scripts.js'
+import { presenceBeatCall, type Scripts } from '../lua/scripts.js'
+import { presenceSweep } from '../lua/sweeps.js'
 
 export function createPresence(deps: {
   redis: Redis; scripts: Scripts; partitions: number; graceMs: number; now?: () => number
@@ -52,7 +53,7 @@ export function createPresence(deps: {
   async function sweep(): Promise<number> {
     let offline = 0
     for (let p = 0; p < partitions; p++) {
-      const r = await deps.scripts.run(presenceSweepCall(keysFor(p), { now: now(), graceMs, limit: 500 }))
+      const r = await presenceSweep(deps.scripts, keysFor(p), { now: now(), graceMs, limit: 500 })
       offline += Number(r[1])
     }
     return offline

@@ -1,10 +1,11 @@
-// Timed conversation changes: every interval, for each partition, one wakeSnoozed script claims the
-// due snooze entries and reopens their conversations. The claim is atomic in Redis, so with many
+// Timed conversation changes: every interval, for each partition, the due snooze entries are read and
+// one wakeSnoozed script per entry claims it and reopens its conversation (lua/sweeps.ts). The claim is atomic in Redis, so with many
 // engine nodes each entry fires exactly once, and an entry due while no node ran fires on the next
-// tick of whichever node starts. Every `autoResolveEveryTicks` ticks, one autoResolve script per
-// partition resolves the idle open conversations of inboxes with an auto-resolve window.
+// tick of whichever node starts. Every `autoResolveEveryTicks` ticks, one autoResolve script per idle
+// open conversation of an inbox with an auto-resolve window resolves it.
 import { keysFor } from '../lua/keys.js'
-import { autoResolveCall, wakeSnoozedCall, type ScriptCall, type Scripts } from '../lua/scripts.js'
+import type { Scripts } from '../lua/scripts.js'
+import { autoResolve as autoResolveAll, wakeSnoozed } from '../lua/sweeps.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
 import { createPeriodic, eachPartition } from './periodic.js'
@@ -35,12 +36,12 @@ export function createScheduler(deps: SchedulerDeps) {
   const autoResolveEvery = deps.autoResolveEveryTicks ?? 10
   let ticks = 0
 
-  /** Runs one batch script until it returns less than a full batch; the sums of its counts. */
-  async function drain(call: () => ScriptCall): Promise<[number, number]> {
+  /** Runs one batch until it returns less than a full batch; the sums of its counts. */
+  async function drain(batchRun: () => Promise<unknown[]>): Promise<[number, number]> {
     let first = 0
     let second = 0
     for (;;) {
-      const reply = await deps.scripts.run(call())
+      const reply = await batchRun()
       const n = Number(reply[1])
       first += n
       second += Number(reply[2] ?? 0)
@@ -61,8 +62,8 @@ export function createScheduler(deps: SchedulerDeps) {
 
   async function partitionPass(p: number, autoResolve: boolean): Promise<TickResult> {
     const k = keysFor(p)
-    const [claimed, woken] = await drain(() => wakeSnoozedCall(k, { now: deps.now(), uid: newUid(), hotTail, limit: batch }))
-    const [resolved] = autoResolve ? await drain(() => autoResolveCall(k, { now: deps.now(), uid: newUid(), hotTail, limit: batch })) : [0]
+    const [claimed, woken] = await drain(() => wakeSnoozed(deps.scripts, k, { now: deps.now(), uid: newUid(), hotTail, limit: batch }))
+    const [resolved] = autoResolve ? await drain(() => autoResolveAll(deps.scripts, k, { now: deps.now(), uid: newUid(), hotTail, limit: batch })) : [0]
     return { claimed, woken, resolved }
   }
 

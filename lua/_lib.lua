@@ -77,6 +77,23 @@ local function agent_open_key(convKey, agentId)
   return string.match(convKey, '^({[^}]*})') .. ':agent:' .. agentId .. ':open'
 end
 
+-- the derived keys set_list touches moving conversation h to status `to`: its status list, the new
+-- one, its assignee's load (mirrors lua/scripts.ts movedKeys, which declares them from a hint)
+local function moved_keys(convKey, h, to)
+  local keys = { status_list(convKey, h.inboxId, h.status) }
+  if to ~= h.status then table.insert(keys, status_list(convKey, h.inboxId, to)) end
+  if h.assigneeId and h.assigneeId ~= '' then table.insert(keys, agent_open_key(convKey, h.assigneeId)) end
+  return keys
+end
+
+-- the answer when the declared keys are not the ones the script needs, before any write: the
+-- conversation's state (and `extra`) as the hint lua/scripts.ts rebuilds the call from (NEEDS_KEYS)
+local function needs_keys(h, extra)
+  local hint = { inboxId = h.inboxId, status = h.status, assigneeId = h.assigneeId or '', contactId = h.contactId or '' }
+  for f, v in pairs(extra or {}) do hint[f] = v end
+  return { -9, cjson.encode(hint) }
+end
+
 -- moves a conversation between status lists, scored by lastActivityAt, and keeps the assignee's
 -- load in step: every status change of every script passes through here
 local function set_list(convKey, h, newStatus, score)
@@ -166,26 +183,34 @@ local function agent_has_capacity(tag, agentId)
   return rcall('ZCARD', tag .. ':agent:' .. agentId .. ':open') < tonumber(cap)
 end
 
--- syncs the inbox rotation with its members (new members first: they were never assigned) and
--- returns the first agent of the rotation who is available and under the cap, or nil
-local function rr_pick(tag, rrKey, membersKey, presenceKey, availKey, now, graceMs)
+-- syncs the inbox rotation with `members` (new members first: they were never assigned) and returns
+-- the first agent of the rotation who is available and under the cap, or nil. The list is written so
+-- that it is never emptied and then written again (a key a script deleted and touches again aborts it
+-- half-way while its slot migrates): new members are pushed before leavers are removed.
+local function rr_pick(tag, rrKey, members, presenceKey, availKey, now, graceMs)
   local isMember = {}
-  for _, m in ipairs(rcall('SMEMBERS', membersKey)) do isMember[m] = true end
-  local inRotation = {}
+  for _, m in ipairs(members) do isMember[m] = true end
+  local kept, inRotation, leavers = {}, {}, {}
   for _, id in ipairs(rcall('LRANGE', rrKey, 0, -1)) do
-    if isMember[id] then inRotation[id] = true else rcall('LREM', rrKey, 0, id) end
+    if isMember[id] then table.insert(kept, id); inRotation[id] = true else table.insert(leavers, id) end
   end
-  for m in pairs(isMember) do if not inRotation[m] then rcall('LPUSH', rrKey, m) end end
-  for _, id in ipairs(rcall('LRANGE', rrKey, 0, -1)) do
+  local rotation = {}
+  for _, m in ipairs(members) do
+    if not inRotation[m] then rcall('LPUSH', rrKey, m); table.insert(rotation, 1, m) end
+  end
+  for _, id in ipairs(leavers) do rcall('LREM', rrKey, 0, id) end
+  for _, id in ipairs(kept) do table.insert(rotation, id) end
+  for _, id in ipairs(rotation) do
     if agent_available(presenceKey, availKey, id, now, graceMs) and agent_has_capacity(tag, id) then return id end
   end
   return nil
 end
 
--- the picked agent goes to the back of the rotation
+-- the picked agent goes to the back of the rotation (pushed before its old place is removed: the
+-- list is never emptied on the way)
 local function rr_rotate(rrKey, agentId)
-  rcall('LREM', rrKey, 0, agentId)
   rcall('RPUSH', rrKey, agentId)
+  rcall('LREM', rrKey, 1, agentId)
 end
 
 -- sets (or clears, agentId '') the assignee with an activity message, events and fan-out

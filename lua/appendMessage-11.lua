@@ -21,7 +21,7 @@
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
 --   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
--- Derived keys: <tag>:inbox:<inboxId>:st:<status> (zset by lastActivityAt).
+-- Derived keys: none undeclared (KEYS[8..11] are derived by the caller).
 -- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
@@ -67,13 +67,9 @@ end
 
 -- every derived key the writes below touch must be declared (see KEYS[8..11])
 local reopening = incoming and (h.status == 'resolved' or h.status == 'snoozed')
-local needed = { status_list(KEYS[1], h.inboxId, h.status) }
-if reopening then table.insert(needed, status_list(KEYS[1], h.inboxId, 'open')) end
-if h.assigneeId and h.assigneeId ~= '' then table.insert(needed, agent_open_key(KEYS[1], h.assigneeId)) end
+local needed = moved_keys(KEYS[1], h, reopening and 'open' or h.status)
 if incoming and h.status == 'snoozed' then table.insert(needed, string.match(KEYS[1], '^({[^}]*})') .. ':snoozed') end
-if not all_declared(needed) then
-  return { -9, cjson.encode({ inboxId = h.inboxId, status = h.status, assigneeId = h.assigneeId or '' }) }
-end
+if not all_declared(needed) then return needs_keys(h) end
 
 -- writes start here; `now` never goes back before the conversation's newest message (a request
 -- held through an outage arrives late): the message and what it changes take that time

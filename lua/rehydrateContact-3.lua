@@ -4,6 +4,8 @@
 -- KEYS[2] zset    partition contacts-touched index
 -- KEYS[3] hash    account identifiers (identifier -> contactId)
 -- ARGV[1] msgpack { id, fields (flat list: field, value, ...), identifier ('' = none), now }
+-- Derived keys: <tag>:contact:<holder id> (read only), only while KEYS[1] does not exist: then the
+--   call never runs during a slot migration (a missing declared key is ASK/TRYAGAIN), so it is local.
 -- Reply: { 1, '' } written | { 2, '' } already live | { 0, reason } refused, nothing written: the
 --   identifier now belongs to another live contact (that one stays the identifier's contact)
 local a = cmsgpack.unpack(ARGV[1])

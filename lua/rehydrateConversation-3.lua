@@ -9,6 +9,8 @@
 -- KEYS[3] zset    the inbox's status list of the conversation's status (by lastActivityAt)
 -- ARGV[1] msgpack { id, fields (flat list: field, value, ...), score (lastActivityAt),
 --   messages (list of { id (stream id, strictly ascending), json (the log entry's `m` field) }) }
+-- Derived keys: none. It writes only while KEYS[1] does not exist, so never during a slot migration
+--   (a missing declared key is ASK/TRYAGAIN): deleting KEYS[2] and writing it again is safe.
 -- Reply: { 1, restored messages } written | { 2, 0 } already live (nothing written)
 --        | { 0, reason } refused, nothing written (ids not strictly ascending)
 local a = cmsgpack.unpack(ARGV[1])

@@ -15,36 +15,47 @@ export const LUA_DIR = fileURLToPath(new URL('../../lua/', import.meta.url))
 
 export type ScriptCall = {
   readonly name: string; readonly keys: string[]; readonly args: (string | Buffer)[]
-  /** scripts that declare the derived keys they write from a guess (appendMessage): see run() */
+  /** scripts that declare the derived keys they touch from a guess: see run() */
   readonly declare?: Declare
 }
 
-/** What a conversation script needs to know to declare the derived keys it writes. */
-export type DeclaredHint = { inboxId: string; status: string; assigneeId: string }
-type Declare = { rebuild(hint: DeclaredHint): ScriptCall; hintOf(reply: unknown[]): DeclaredHint | null }
+/**
+ * What a script needs to know to declare the keys it derives from data (the last state a reply or a
+ * NEEDS_KEYS answer gave, kept per KEYS[1]): a conversation's inbox, status, assignee and contact;
+ * `pointed` the conversation a contact pointer names (createConversation: with its `status`); `edits`
+ * the conversation has an edits hash; `agents` the members of its inbox (round robin reads each one's
+ * hash and load); `accountInboxes` the account's inboxes (a contact's pointer in each).
+ */
+export type DeclaredHint = {
+  inboxId?: string; status?: string; assigneeId?: string; contactId?: string; pointed?: string; edits?: boolean
+  agents?: string[]; accountInboxes?: string[]
+}
+/** `given`: what the caller just read (it wins over a remembered hint) */
+type Declare = { rebuild(hint: DeclaredHint): ScriptCall; hintOf(reply: unknown[]): DeclaredHint | null; given?: DeclaredHint | null }
 
 /** A script's answer when the derived keys it was given are not the ones it needs (nothing written). */
 export const NEEDS_KEYS = -9
 
-type Source = { name: string; numberOfKeys: number; lua: string }
+/** `variableKeys`: a file named `camelName-N+.lua` takes N keys and more (a declared list at the end). */
+type Source = { name: string; numberOfKeys: number; variableKeys: boolean; lua: string }
 
 /** `publish`: the fan-out command the scripts use (lua/client.ts publishCommand). */
 export function loadScriptSources(dir = LUA_DIR, publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH'): Source[] {
   const lib = `local PUBLISH = '${publish}'\nlocal NOTICE_LOG_MS = ${NOTICE_LOG_MS}\n${readFileSync(`${dir}_lib.lua`, 'utf8')}`
   return readdirSync(dir)
-    .filter((f) => /^[a-z][A-Za-z]*-\d+\.lua$/.test(f))
+    .filter((f) => /^[a-z][A-Za-z]*-\d+\+?\.lua$/.test(f))
     .map((file) => {
-      const m = /^([a-zA-Z]+)-(\d+)\.lua$/.exec(file)
-      return { name: m?.[1] ?? '', numberOfKeys: Number(m?.[2]), lua: `${lib}\n${readFileSync(`${dir}${file}`, 'utf8')}` }
+      const m = /^([a-zA-Z]+)-(\d+)(\+?)\.lua$/.exec(file)
+      return { name: m?.[1] ?? '', numberOfKeys: Number(m?.[2]), variableKeys: m?.[3] === '+', lua: `${lib}\n${readFileSync(`${dir}${file}`, 'utf8')}` }
     })
 }
 
-/** Registers every script on a client. */
+/** Registers every script on a client; a script with a variable key count takes the count first. */
 export function defineScripts(redis: Redis, dir = LUA_DIR): ReadonlyMap<string, number> {
   const counts = new Map<string, number>()
   for (const s of loadScriptSources(dir, isCluster(redis) ? 'SPUBLISH' : 'PUBLISH')) {
-    redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua })
-    counts.set(s.name, s.numberOfKeys)
+    redis.defineCommand(s.name, s.variableKeys ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua })
+    counts.set(s.name, s.variableKeys ? -s.numberOfKeys : s.numberOfKeys)
   }
   return counts
 }
@@ -64,11 +75,24 @@ export function sameSlot(keys: readonly string[]): boolean {
 export type CreateConversationInput = {
   id: string; accountId: string; inboxId: string; contactId: string; now: number; uid: string; additionalAttributes: string
 }
-export function createConversationCall(k: PartitionKeys, a: CreateConversationInput): ScriptCall {
+/** `hint`: what the contact's pointer named last (`pointed`, that conversation's `status`). */
+export function createConversationCall(k: PartitionKeys, a: CreateConversationInput, hint: DeclaredHint | null = null): ScriptCall {
+  const pointer = k.contactConversation(a.contactId, a.inboxId)
+  const pointed = hint?.pointed !== undefined && hint.pointed !== '' ? hint.pointed : null
+  const current = pointed !== null && ['open', 'pending', 'snoozed'].includes(hint?.status ?? '')
   return {
     name: 'createConversation',
-    keys: [k.accountDisplaySeq(a.accountId), k.contactConversation(a.contactId, a.inboxId), k.events, k.notices],
+    keys: [pointer, k.accountDisplaySeq(a.accountId), k.events, k.notices,
+      current ? pointer : k.conversation(a.id), current ? pointer : k.inboxStatusList(a.inboxId, 'open'),
+      pointed !== null ? k.conversation(pointed) : pointer],
     args: [pack(a)],
+    declare: {
+      rebuild: (h) => createConversationCall(k, a, h),
+      hintOf: (reply) => {
+        const c = hintOfConversation(reply[1])
+        return c === null ? null : { pointed: String(JSON.parse(String(reply[1]))['id']), status: c.status ?? '' }
+      },
+    },
   }
 }
 
@@ -81,13 +105,12 @@ export type AppendMessageInput = {
 export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given: DeclaredHint | null = null): ScriptCall {
   const { conversationId, inboxId, ...rest } = a
   // no state known yet: a conversation of a known inbox is most likely open and unassigned
-  const hint = given ?? (inboxId !== null ? { inboxId, status: 'open', assigneeId: '' } : null)
+  const hint = given?.status !== undefined ? given : inboxId !== null ? { inboxId, status: 'open', assigneeId: '' } : null
   const argv: Record<string, unknown> = {}
   for (const [f, v] of Object.entries(rest)) if (v !== null) argv[f] = v
   const conv = k.conversation(conversationId)
   const contact = a.senderType === 'contact'
   // the derived keys it will write, from the last known state (KEYS[1] where none or unknown)
-  const list = hint === null ? conv : k.inboxStatusList(hint.inboxId, hint.status)
   const reopens = hint !== null && contact && (hint.status === 'resolved' || hint.status === 'snoozed')
   return {
     name: 'appendMessage',
@@ -98,22 +121,43 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given
       a.sourceId !== null && inboxId !== null ? k.sourceDedupe(inboxId, a.sourceId) : conv,
       contact ? k.conversationFlood(conversationId) : conv,
       k.notices,
-      list,
-      reopens ? k.inboxStatusList(hint.inboxId, 'open') : conv,
-      hint !== null && hint.assigneeId !== '' ? k.agentOpen(hint.assigneeId) : conv,
+      ...movedKeys(k, conversationId, hint, reopens ? 'open' : null),
       reopens && hint.status === 'snoozed' ? k.snoozed : conv,
     ],
     args: [pack(argv)],
-    declare: { rebuild: (h) => appendMessageCall(k, a, h), hintOf: (reply) => hintOfConversation(reply[2]) },
+    declare: conversationDeclare((h) => appendMessageCall(k, a, h), 2),
   }
+}
+
+/**
+ * The keys of a conversation that set_list (lua/_lib.lua moved_keys) touches moving it to status `to`
+ * (null: it keeps its status), from a hint: its status list, the new one, its assignee's load; the
+ * conversation key in place of each one it does not need or the hint does not know.
+ */
+export function movedKeys(k: PartitionKeys, conversationId: string, hint: DeclaredHint | null, to: string | null): string[] {
+  const conv = k.conversation(conversationId)
+  if (hint?.inboxId === undefined || hint.status === undefined) return [conv, conv, conv]
+  return [
+    k.inboxStatusList(hint.inboxId, hint.status),
+    to !== null && to !== hint.status ? k.inboxStatusList(hint.inboxId, to) : conv,
+    hint.assigneeId !== undefined && hint.assigneeId !== '' ? k.agentOpen(hint.assigneeId) : conv,
+  ]
+}
+
+/** A conversation script's declare: rebuilt from a hint, which its reply's conversation JSON (element `at`) renews. */
+function conversationDeclare(rebuild: (h: DeclaredHint) => ScriptCall, at: number, given: DeclaredHint | null = null): Declare {
+  return { rebuild, hintOf: (reply) => hintOfConversation(reply[at]), given }
 }
 
 /** The hint from a conversation JSON a script answered with. */
 function hintOfConversation(raw: unknown): DeclaredHint | null {
   if (typeof raw !== 'string' || !raw.startsWith('{')) return null
-  const c = JSON.parse(raw) as { inboxId?: unknown; status?: unknown; assigneeId?: unknown }
+  const c = JSON.parse(raw) as { inboxId?: unknown; status?: unknown; assigneeId?: unknown; contactId?: unknown }
   if (typeof c.inboxId !== 'string' || typeof c.status !== 'string') return null
-  return { inboxId: c.inboxId, status: c.status, assigneeId: typeof c.assigneeId === 'string' ? c.assigneeId : '' }
+  return {
+    inboxId: c.inboxId, status: c.status, assigneeId: typeof c.assigneeId === 'string' ? c.assigneeId : '',
+    contactId: typeof c.contactId === 'string' ? c.contactId : '',
+  }
 }
 
 // ---- calling --------------------------------------------------------------------------------
@@ -121,13 +165,14 @@ function hintOfConversation(raw: unknown): DeclaredHint | null {
 /**
  * The error Redis answers, before running anything, while the slot of a call is being migrated
  * and one of its declared keys has moved or does not exist: TRYAGAIN (also as the last error of
- * ioredis giving up on its own ~1.6 s of redirections). CLUSTERDOWN (a master lost, no replica
+ * ioredis giving up on its own ~1.6 s of redirections, which may end on the ASK that sent it to the
+ * importing node, or on a MOVED while the slot is being assigned: a redirection is never a run). CLUSTERDOWN (a master lost, no replica
  * promoted yet: seconds) is not waited out here: ioredis retries it ~1.6 s, then the op answers
  * `unavailable` with retryAfterMs and the client comes back.
  */
 export function isSettling(err: unknown): boolean {
   const m = err instanceof Error ? err.message : String(err)
-  return /^TRYAGAIN\b/.test(m) || /Too many Cluster redirections.*TRYAGAIN/s.test(m)
+  return /^TRYAGAIN\b/.test(m) || /Too many Cluster redirections.*\b(TRYAGAIN|ASK|MOVED)\b/s.test(m)
 }
 
 export type SettleRetry = { boundMs: number; firstDelayMs: number; maxDelayMs: number }
@@ -173,14 +218,14 @@ export class NotReplicatedError extends Error {
 
 export type ScriptOptions = { observe?: Observe; retry?: SettleRetry; durability?: Durability }
 
-type ScriptFn = (...a: (string | Buffer)[]) => Promise<unknown>
+type ScriptFn = (...a: (string | number | Buffer)[]) => Promise<unknown>
 
 /**
  * One call and its WAIT on the same connection: one pipeline (one node, one round trip). A cluster
  * answers MOVED or ASK (a slot moved or moving: the script did not run) with the node to ask: the
  * call then goes through ioredis's own redirection and the WAIT to that node's connection.
  */
-async function callAndWait(redis: Redis, name: string, argv: (string | Buffer)[], d: Durability): Promise<unknown> {
+async function callAndWait(redis: Redis, name: string, argv: (string | number | Buffer)[], d: Durability): Promise<unknown> {
   const pipeline = redis.pipeline() as unknown as Record<string, ScriptFn> & { call(...a: (string | number)[]): unknown; exec(): Promise<[Error | null, unknown][] | null> }
   ;(pipeline[name] as ScriptFn)(...argv)
   pipeline.call('WAIT', d.replicas, d.timeoutMs)
@@ -225,35 +270,36 @@ export function createScripts(redis: Redis, opts: ScriptOptions = {}) {
     if (declare === undefined) return runOnce(first)
     const key = first.keys[0] ?? ''
     const known = hints.get(key)
-    let call = known === undefined ? first : declare.rebuild(known)
+    let call = known === undefined ? first : declare.rebuild({ ...known, ...declare.given })
     for (let round = 0; ; round++) {
       const reply = await runOnce(call)
       if (reply[0] === NEEDS_KEYS && round < 3 && typeof reply[1] === 'string') {
-        const hint = JSON.parse(reply[1]) as DeclaredHint
+        const hint = { ...hints.get(key), ...(JSON.parse(reply[1]) as DeclaredHint) }
         remember(key, hint)
         call = declare.rebuild(hint)
         continue
       }
       const hint = declare.hintOf(reply)
-      if (hint !== null) remember(key, hint)
+      if (hint !== null) remember(key, { ...hints.get(key), ...hint })
       return reply
     }
   }
 
   async function runOnce(call: ScriptCall): Promise<unknown[]> {
-    const expected = counts.get(call.name)
-    if (expected !== call.keys.length) throw new Error(`script ${call.name} takes ${expected} keys, got ${call.keys.length}`)
-    const fn = (redis as unknown as Record<string, (...a: (string | Buffer)[]) => Promise<unknown>>)[call.name]
+    const expected = counts.get(call.name) ?? 0 // negative: at least that many (variable key count)
+    if (expected < 0 ? call.keys.length < -expected : expected !== call.keys.length) throw new Error(`script ${call.name} takes ${Math.abs(expected)} keys, got ${call.keys.length}`)
+    const fn = (redis as unknown as Record<string, (...a: (string | number | Buffer)[]) => Promise<unknown>>)[call.name]
     if (fn === undefined) throw new Error(`script ${call.name} is not loaded`)
     const start = process.hrtime.bigint()
-    const argv = [...call.keys, ...call.args]
+    // a variable key count (`name-N+.lua`) passes the count first
+    const argv = [...(expected < 0 ? [call.keys.length, ...call.keys] : call.keys), ...call.args]
     const reply = await untilSettled(() => durability.replicas > 0 ? callAndWait(redis, call.name, argv, durability) : fn.call(redis, ...argv), retry)
     observe(call.name, Number(process.hrtime.bigint() - start) / 1e9)
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw new Error(`script ${call.name} replied with an unexpected shape`)
     return reply
   }
 
-  return { run, counts }
+  return { run, counts, redis }
 }
 
 export type Scripts = ReturnType<typeof createScripts>
@@ -279,19 +325,35 @@ export type SetConversationStatusInput = {
   conversationId: string; accountId: string; inboxes: string[] | null; agentId: string; agentName: string
   status: ConversationStatus; snoozedUntil: number | null; now: number; uid: string; hotTail: number
 }
-export function setConversationStatusCall(k: PartitionKeys, a: SetConversationStatusInput): ScriptCall {
+export function setConversationStatusCall(k: PartitionKeys, a: SetConversationStatusInput, hint: DeclaredHint | null = null): ScriptCall {
   const { conversationId, ...rest } = a
   const snoozedUntilIso = a.snoozedUntil === null ? null : new Date(a.snoozedUntil).toISOString()
+  const conv = k.conversation(conversationId)
+  // leaving 'resolved': the contact's pointer, and the conversation it names when it is another one
+  const pointer = hint?.status === 'resolved' && hint.contactId !== undefined && hint.inboxId !== undefined
+    ? k.contactConversation(hint.contactId, hint.inboxId) : conv
+  const pointed = pointer !== conv && hint?.pointed !== undefined && hint.pointed !== conversationId ? k.conversation(hint.pointed) : conv
   return {
     name: 'setConversationStatus',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events, k.snoozed, k.notices],
+    keys: [conv, k.conversationLog(conversationId), k.events, a.status === 'snoozed' || hint?.status === 'snoozed' ? k.snoozed : conv,
+      k.notices, ...movedKeys(k, conversationId, hint, a.status),
+      pointer, pointed],
     args: [packDefined({ ...rest, snoozedUntilIso })],
+    declare: conversationDeclare((h) => setConversationStatusCall(k, a, h), 1),
   }
 }
 
-export type WakeSnoozedInput = { now: number; uid: string; hotTail: number; limit: number }
-export function wakeSnoozedCall(k: PartitionKeys, a: WakeSnoozedInput): ScriptCall {
-  return { name: 'wakeSnoozed', keys: [k.snoozed, k.events, k.notices], args: [pack(a)] }
+/** One due snooze entry (lua/sweeps.ts reads them); the hint, when unknown, guesses it snoozed and unassigned. */
+export type WakeSnoozedInput = { conversationId: string; inboxId: string | null; now: number; uid: string; hotTail: number }
+export function wakeSnoozedCall(k: PartitionKeys, a: WakeSnoozedInput, given: DeclaredHint | null = null): ScriptCall {
+  const { conversationId: id, inboxId, ...rest } = a
+  const hint = given?.status !== undefined ? given : inboxId !== null ? { inboxId, status: 'snoozed', assigneeId: '' } : null
+  return {
+    name: 'wakeSnoozed',
+    keys: [k.conversation(id), k.conversationLog(id), k.snoozed, k.events, k.notices, ...movedKeys(k, id, hint, 'open')],
+    args: [pack(rest)],
+    declare: conversationDeclare((h) => wakeSnoozedCall(k, a, h), 4),
+  }
 }
 
 export type MarkSeenInput = {
@@ -302,13 +364,15 @@ export type MarkSeenInput = {
   inboxes: string[] | null
   now: number; uid: string; throttleMs: number; cap: number; slackMs: number
 }
-export function markSeenCall(k: PartitionKeys, a: MarkSeenInput): ScriptCall {
+export function markSeenCall(k: PartitionKeys, a: MarkSeenInput, hint: DeclaredHint | null = null): ScriptCall {
   const { conversationId, ...rest } = a
+  const conv = k.conversation(conversationId)
   return {
     name: 'markSeen',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.events,
-      k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.notices],
+    keys: [conv, k.conversationLog(conversationId), k.events, k.seenThrottle(conversationId, `${a.role}:${a.viewerId}`), k.notices,
+      hint?.edits === true ? k.conversationEdits(conversationId) : conv],
     args: [packDefined(rest)],
+    declare: conversationDeclare((h) => markSeenCall(k, a, h), 1),
   }
 }
 
@@ -339,22 +403,15 @@ export function updateConversationCall(k: PartitionKeys, a: UpdateConversationIn
 // ---- builders: presence and assignment --------------------------------------------------------
 
 export type AutoAssignInput = { conversationId: string; inboxId: string; accountId: string; now: number; graceMs: number; uid: string; hotTail: number }
-export function autoAssignCall(k: PartitionKeys, a: AutoAssignInput): ScriptCall {
+/** `hint.agents`: the inbox members as last known (lua/sweeps.ts reads them), each one's hash and load declared. */
+export function autoAssignCall(k: PartitionKeys, a: AutoAssignInput, hint: DeclaredHint | null = null): ScriptCall {
   return {
     name: 'autoAssign',
     keys: [k.conversation(a.conversationId), k.conversationLog(a.conversationId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId),
-      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.notices],
-    args: [pack({ accountId: a.accountId, now: a.now, graceMs: a.graceMs, uid: a.uid, hotTail: a.hotTail })],
-  }
-}
-
-export type DrainQueueInput = { inboxId: string; accountId: string; now: number; graceMs: number; uid: string; hotTail: number; limit: number }
-export function drainQueueCall(k: PartitionKeys, a: DrainQueueInput): ScriptCall {
-  return {
-    name: 'drainQueue',
-    keys: [k.inboxQueue(a.inboxId), k.inboxRotation(a.inboxId), k.inboxAgents(a.inboxId), k.presence(a.accountId),
-      k.availability(a.accountId), k.events, k.notices],
-    args: [pack(a)],
+      k.presence(a.accountId), k.availability(a.accountId), k.inboxQueue(a.inboxId), k.events, k.notices, k.queues,
+      ...(hint?.agents ?? []).flatMap((id) => [k.agent(id), k.agentOpen(id)])],
+    args: [pack({ accountId: a.accountId, inboxId: a.inboxId, now: a.now, graceMs: a.graceMs, uid: a.uid, hotTail: a.hotTail })],
+    declare: conversationDeclare((h) => autoAssignCall(k, a, h), 1, hint),
   }
 }
 
@@ -362,22 +419,40 @@ export type AssignConversationInput = {
   conversationId: string; inboxId: string; accountId: string; inboxes: string[] | null; actorId: string; actorName: string
   assigneeId: string; expectedAssigneeId: string | null; now: number; uid: string; hotTail: number
 }
-export function assignConversationCall(k: PartitionKeys, a: AssignConversationInput): ScriptCall {
+export function assignConversationCall(k: PartitionKeys, a: AssignConversationInput, hint: DeclaredHint | null = null): ScriptCall {
   const { conversationId, inboxId, ...rest } = a
+  const conv = k.conversation(conversationId)
+  const to = a.assigneeId
+  const open = to !== '' && hint?.status === 'open'
   return {
     name: 'assignConversation',
-    keys: [k.conversation(conversationId), k.conversationLog(conversationId), k.inboxAgents(inboxId), k.inboxQueue(inboxId), k.events, k.notices],
+    keys: [conv, k.conversationLog(conversationId), k.inboxAgents(inboxId), open && hint.assigneeId === '' ? k.inboxQueue(inboxId) : conv,
+      k.events, k.notices,
+      to !== '' && to !== a.actorId ? k.agent(to) : conv,
+      hint?.assigneeId !== undefined && hint.assigneeId !== '' ? k.agentOpen(hint.assigneeId) : conv,
+      open ? k.agentOpen(to) : conv],
     args: [packDefined(rest)],
+    declare: conversationDeclare((h) => assignConversationCall(k, a, h), 1),
   }
 }
 
 export type PresenceBeatInput = { accountId: string; agentId: string; connIds: string[]; now: number; graceMs: number }
 export function presenceBeatCall(k: PartitionKeys, a: PresenceBeatInput): ScriptCall {
-  return { name: 'presenceBeat', keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.notices], args: [pack(a)] }
+  return {
+    name: 'presenceBeat',
+    keys: [k.presence(a.accountId), k.agentConnections(a.accountId), k.onlineIndex, k.notices, k.availability(a.accountId)],
+    args: [pack(a)],
+  }
 }
 
-export function presenceSweepCall(k: PartitionKeys, a: { now: number; graceMs: number; limit: number }): ScriptCall {
-  return { name: 'presenceSweep', keys: [k.onlineIndex, k.notices], args: [pack(a)] }
+/** One agent of the online index past the grace window (lua/sweeps.ts reads them). */
+export type PresenceSweepInput = { accountId: string; agentId: string; now: number; graceMs: number }
+export function presenceSweepCall(k: PartitionKeys, a: PresenceSweepInput): ScriptCall {
+  return {
+    name: 'presenceSweep',
+    keys: [k.onlineIndex, k.presence(a.accountId), k.agentConnections(a.accountId), k.availability(a.accountId), k.notices],
+    args: [pack(a)],
+  }
 }
 
 export type SetAvailabilityInput = { accountId: string; agentId: string; availability: 'online' | 'busy' | 'offline'; now: number; graceMs: number; uid: string }
@@ -389,9 +464,18 @@ export function setAvailabilityCall(k: PartitionKeys, a: SetAvailabilityInput): 
   }
 }
 
-export type AutoResolveInput = { now: number; uid: string; hotTail: number; limit: number }
-export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput): ScriptCall {
-  return { name: 'autoResolve', keys: [k.autoResolve, k.events, k.notices], args: [pack(a)] }
+/** One idle conversation of an inbox's open list (lua/sweeps.ts reads them); `after` the inbox's window. */
+export type AutoResolveInput = { conversationId: string; inboxId: string; after: number; now: number; uid: string; hotTail: number }
+export function autoResolveCall(k: PartitionKeys, a: AutoResolveInput, given: DeclaredHint | null = null): ScriptCall {
+  const { conversationId: id, inboxId, ...rest } = a
+  const hint = given?.status !== undefined ? given : { inboxId, status: 'open', assigneeId: '' }
+  return {
+    name: 'autoResolve',
+    keys: [k.conversation(id), k.conversationLog(id), k.events, k.notices, k.inboxStatusList(inboxId, 'open'),
+      ...movedKeys(k, id, hint, 'resolved')],
+    args: [pack(rest)],
+    declare: conversationDeclare((h) => autoResolveCall(k, a, h), 2),
+  }
 }
 
 // ---- builders: retention (eviction of archived conversations, rehydration from the archive) ----
@@ -406,9 +490,11 @@ export type EvictConversationInput = {
 }
 export function evictConversationCall(k: PartitionKeys, a: EvictConversationInput): ScriptCall {
   const { conversationId: id, ...rest } = a
+  const inboxId = a.expected['inboxId'] ?? ''
   return {
     name: 'evictConversation',
-    keys: [k.conversation(id), k.conversationLog(id), k.conversationEchoes(id), k.conversationFlood(id), k.snoozed, k.events],
+    keys: [k.conversation(id), k.conversationLog(id), k.conversationEchoes(id), k.conversationFlood(id), k.snoozed, k.events,
+      k.inboxStatusList(inboxId, 'resolved'), k.contactConversation(a.expected['contactId'] ?? '', inboxId), k.conversationEdits(id)],
     args: [pack(rest)],
   }
 }
@@ -421,11 +507,14 @@ export type EvictContactInput = {
   expected: Record<string, string>
   now: number; uid: string
 }
-export function evictContactCall(k: PartitionKeys, a: EvictContactInput): ScriptCall {
+/** `hint.accountInboxes`: the account's inboxes as last known, the contact's pointer in each declared. */
+export function evictContactCall(k: PartitionKeys, a: EvictContactInput, hint: DeclaredHint | null = null): ScriptCall {
   return {
     name: 'evictContact',
-    keys: [k.contact(a.contactId), k.contactsTouched, k.accountIdentifiers(a.accountId), k.accountInboxes(a.accountId), k.events],
+    keys: [k.contact(a.contactId), k.contactsTouched, k.accountIdentifiers(a.accountId), k.accountInboxes(a.accountId), k.events,
+      ...(hint?.accountInboxes ?? []).map((inboxId) => k.contactConversation(a.contactId, inboxId))],
     args: [pack({ id: a.contactId, cutoff: a.cutoff, expected: a.expected, now: a.now, uid: a.uid })],
+    declare: { rebuild: (h) => evictContactCall(k, a, h), hintOf: () => null, given: hint },
   }
 }
 

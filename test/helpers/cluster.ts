@@ -23,6 +23,11 @@ export type TestCluster = LocalCluster & {
    */
   moveSlot(slot: number, to: number, opts?: { batch?: number; pauseMs?: number }): Promise<{ keys: number; ms: number }>;
   /**
+   * The same move held half-way: IMPORTING/MIGRATING set and the slot's keys that `first` picks
+   * MIGRATEd, so ops meet a slot split between two masters until `finish` moves the rest and assigns it.
+   */
+  beginMove(slot: number, to: number, first: (key: string) => boolean): Promise<{ from: number; finish(): Promise<{ keys: number; ms: number }> }>;
+  /**
    * Starts a node a test killed again, on its port and folder (its nodes.conf): a master that was
    * failed over comes back as a replica of the promoted one. Resolves once it says it is a replica
    * with its link to the master up and its first sync done.
@@ -86,26 +91,31 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     }
     throw new Error(`no owner for slot ${slot}`);
   };
-  const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) => {
+  const beginMove = async (slot: number, to: number, first: (key: string) => boolean, opts: { batch?: number; pauseMs?: number } = {}) => {
     const started0 = Date.now();
     const from = await ownerOf(slot);
-    if (from === to) return { keys: 0, ms: 0 };
     const [fromId, toId] = [await idOf(from), await idOf(to)];
     const target = started.nodes[to] as { port: number };
+    const batch = async (n: number, pick: (key: string) => boolean = () => true) => {
+      const keys = ((await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, n)) as string[]).filter(pick);
+      if (keys.length > 0) await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+      return keys.length;
+    };
+    if (from === to) return { from, finish: async () => ({ keys: 0, ms: 0 }) };
     await node(to).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
     await node(from).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
-    let moved = 0;
-    for (;;) {
-      const keys = (await node(from).call('CLUSTER', 'GETKEYSINSLOT', slot, opts.batch ?? 10)) as string[];
-      if (keys.length === 0) break;
-      await node(from).call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
-      moved += keys.length;
-      if (opts.pauseMs !== undefined) await new Promise((r) => setTimeout(r, opts.pauseMs));
-    }
-    await node(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    await node(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-    return { keys: moved, ms: Date.now() - started0 };
+    let moved = await batch(1_000_000, first);
+    const finish = async () => {
+      for (let n; (n = await batch(opts.batch ?? 10)) > 0; ) {
+        moved += n;
+        if (opts.pauseMs !== undefined) await new Promise((r) => setTimeout(r, opts.pauseMs));
+      }
+      await node(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      await node(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      for (const i of await masterNodes()) if (i !== to && i !== from) await node(i).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      return { keys: moved, ms: Date.now() - started0 };
+    };
+    return { from, finish };
   };
   const restart = async (i: number) => {
     const n = started.nodes[i];
@@ -122,5 +132,10 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  return { ...started, node, masters: masterNodes, ownerOf, moveSlot, restart };
+  const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) =>
+    (await beginMove(slot, to, () => false, opts)).finish();
+  return {
+    ...started, node, masters: masterNodes, ownerOf, moveSlot, restart,
+    beginMove: (slot: number, to: number, moved: (key: string) => boolean) => beginMove(slot, to, moved),
+  };
 }

@@ -2,9 +2,9 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { keysFor, partitionOf } from '../../lua/keys.js'
 import {
-  assignConversationCall, autoAssignCall, createConversationCall, createScripts, drainQueueCall, json, presenceBeatCall, presenceSweepCall,
-  setAvailabilityCall,
+  assignConversationCall, createConversationCall, createScripts, json, presenceBeatCall, setAvailabilityCall,
 } from '../../lua/scripts.js'
+import { autoAssign, drainQueue, presenceSweep } from '../../lua/sweeps.js'
 import { startTestRedis } from '../helpers/stack.js'
 
 const ACCT = 'a_AAAAAAAAAAAAAAAAAAAAAA'
@@ -32,7 +32,7 @@ t.test('round robin, caps, queue, presence', async (t) => {
     t.equal((await scripts.run(createConversationCall(k, { id, accountId: ACCT, inboxId: INBOX, contactId: contact, now: at, uid: uid(), additionalAttributes: '{}' })))[0], 1)
     return id
   }
-  const auto = (id: string, at = now) => scripts.run(autoAssignCall(k, { conversationId: id, inboxId: INBOX, accountId: ACCT, now: at, graceMs: GRACE, uid: uid(), hotTail: 100 }))
+  const auto = (id: string, at = now) => autoAssign(scripts, k, { conversationId: id, inboxId: INBOX, accountId: ACCT, now: at, graceMs: GRACE, uid: uid(), hotTail: 100 })
   const assignee = async (id: string) => redis.hget(k.conversation(id), 'assigneeId')
 
   t.test('6 conversations over 2 online agents split 3/3; with one offline the next 3 go to the other', async (t) => {
@@ -70,16 +70,16 @@ t.test('round robin, caps, queue, presence', async (t) => {
     t.same(await redis.zrange(k.inboxQueue(INBOX), '0', '-1'), ids.slice(2))
     t.ok(await redis.sismember(k.queues, INBOX))
     await agent('ag_d')
-    const drained = await scripts.run(drainQueueCall(k, { inboxId: INBOX, accountId: ACCT, now: now + 20, graceMs: GRACE, uid: uid(), hotTail: 100, limit: 100 }))
+    const drained = await drainQueue(scripts, k, { inboxId: INBOX, accountId: ACCT, now: now + 20, graceMs: GRACE, uid: uid(), hotTail: 100, limit: 100 })
     t.same(drained, [1, 0, 2], 'ag_d is not online yet, ag_c was full: nothing')
     // a resolve frees capacity (set_list keeps the load in step)
     await redis.hset(k.conversation(ids[0] ?? ''), 'status', 'resolved')
     await redis.zrem(k.agentOpen('ag_c'), ids[0] ?? '')
-    const one = await scripts.run(drainQueueCall(k, { inboxId: INBOX, accountId: ACCT, now: now + 30, graceMs: GRACE, uid: uid(), hotTail: 100, limit: 100 }))
+    const one = await drainQueue(scripts, k, { inboxId: INBOX, accountId: ACCT, now: now + 30, graceMs: GRACE, uid: uid(), hotTail: 100, limit: 100 })
     t.same(one, [1, 1, 1])
     t.equal(await assignee(ids[2] ?? ''), 'ag_c', 'the oldest queued went first')
     await online('ag_d', now + 40)
-    const rest = await scripts.run(drainQueueCall(k, { inboxId: INBOX, accountId: ACCT, now: now + 40, graceMs: GRACE, uid: uid(), hotTail: 100, limit: 100 }))
+    const rest = await drainQueue(scripts, k, { inboxId: INBOX, accountId: ACCT, now: now + 40, graceMs: GRACE, uid: uid(), hotTail: 100, limit: 100 })
     t.same(rest, [1, 1, 0])
     t.equal(await assignee(ids[3] ?? ''), 'ag_d')
     t.notOk(await redis.sismember(k.queues, INBOX), 'an empty queue leaves the index')
@@ -109,9 +109,9 @@ t.test('round robin, caps, queue, presence', async (t) => {
     t.same(await scripts.run(presenceBeatCall(k, { accountId: ACCT, agentId: 'ag_p', connIds: ['x', 'y'], now: t0, graceMs: GRACE })), [1])
     await redis.zrem(k.agentConnections(ACCT), 'ag_p|x') // one tab closes; the other keeps beating
     await scripts.run(presenceBeatCall(k, { accountId: ACCT, agentId: 'ag_p', connIds: ['y'], now: t0 + 60_000, graceMs: GRACE }))
-    const sweep1 = await scripts.run(presenceSweepCall(k, { now: t0 + 120_000, graceMs: GRACE, limit: 100 }))
+    const sweep1 = await presenceSweep(scripts, k, { now: t0 + 120_000, graceMs: GRACE, limit: 100 })
     t.notOk((sweep1 as string[]).includes(`${ACCT}|ag_p`), 'still online: last beat 60 s ago')
-    const sweep2 = await scripts.run(presenceSweepCall(k, { now: t0 + 60_000 + GRACE + 1, graceMs: GRACE, limit: 100 }))
+    const sweep2 = await presenceSweep(scripts, k, { now: t0 + 60_000 + GRACE + 1, graceMs: GRACE, limit: 100 })
     t.ok((sweep2 as string[]).includes(`${ACCT}|ag_p`), 'offline once the grace window passed with no beat')
     t.equal(await redis.zscore(k.presence(ACCT), 'ag_p'), null)
     t.equal(await redis.zcard(k.agentConnections(ACCT)) >= 0, true)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
-import { autoResolveCall, setConversationStatusCall } from '../../lua/scripts.js'
+import { setConversationStatusCall } from '../../lua/scripts.js'
+import { autoResolve } from '../../lua/sweeps.js'
 import { newUid } from '../../engine/ids.js'
 import { setInboxAutoResolve } from '../../engine/auto-resolve.js'
 import { createScheduler } from '../../engine/scheduler.js'
@@ -10,7 +11,7 @@ t.test('autoResolve', async (t) => {
   const f = await scriptFixture(t)
   const T0 = Date.now()
   const HOUR = 3_600_000
-  const run = (now: number, limit = 100) => f.scripts.run(autoResolveCall(f.k, { now, uid: newUid(), hotTail: 1000, limit }))
+  const run = (now: number, limit = 100) => autoResolve(f.scripts, f.k, { now, uid: newUid(), hotTail: 1000, limit })
   const conversation = async (inboxId: string, now: number) => {
     const contact = await f.directory.createContact(f.account.id, inboxId, null)
     const id = (await f.open(now, contact.id, inboxId))['id'] as string

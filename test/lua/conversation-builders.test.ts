@@ -13,7 +13,7 @@ t.test('each builder: one slot, KEYS count as the file name says, nulls left out
   const k = keysFor(3)
   const calls: ScriptCall[] = [
     setConversationStatusCall(k, { conversationId: 'cv_1', accountId: 'a_1', inboxes: null, agentId: 'ag_1', agentName: 'Ada', status: 'snoozed', snoozedUntil: 0, now: 1, uid: 'u', hotTail: 10 }),
-    wakeSnoozedCall(k, { now: 1, uid: 'u', hotTail: 10, limit: 100 }),
+    wakeSnoozedCall(k, { conversationId: 'cv_1', inboxId: 'in_1', now: 1, uid: 'u', hotTail: 10 }),
     markSeenCall(k, { conversationId: 'cv_1', accountId: 'a_1', role: 'contact', viewerId: 'ct_1', inboxId: 'in_1', inboxes: null, now: 1, uid: 'u', throttleMs: 1, cap: 1, slackMs: 1 }),
     rateConversationCall(k, { conversationId: 'cv_1', accountId: 'a_1', contactId: 'ct_1', inboxId: 'in_1', score: 5, comment: null, now: 1, uid: 'u' }),
     updateConversationCall(k, { conversationId: 'cv_1', accountId: 'a_1', inboxes: ['in_1'], now: 1, uid: 'u', priority: null, region: 'EU' }),

@@ -23,7 +23,7 @@ t.test('declared keys of appendMessage', async (t) => {
     const before = await f.redis.xlen(f.k.conversationLog(convId))
     const reply = await raw(call.keys, call.args)
     t.equal(reply[0], NEEDS_KEYS)
-    t.same(JSON.parse(String(reply[1])), { inboxId: f.inbox.id, status: 'open', assigneeId: '' })
+    t.same(JSON.parse(String(reply[1])), { inboxId: f.inbox.id, status: 'open', assigneeId: '', contactId: f.contact.id })
     t.equal(await f.redis.xlen(f.k.conversationLog(convId)), before, 'no message appended')
   })
 

@@ -1,6 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
-import { json, setConversationStatusCall, wakeSnoozedCall } from '../../lua/scripts.js'
+import { json, setConversationStatusCall } from '../../lua/scripts.js'
+import { wakeSnoozed } from '../../lua/sweeps.js'
 import { keysFor } from '../../lua/keys.js'
 import { newUid } from '../../engine/ids.js'
 import { createScheduler } from '../../engine/scheduler.js'
@@ -18,7 +19,7 @@ t.test('wakeSnoozed', async (t) => {
     }))
     return json(reply, 1)
   }
-  const wakeReply = (now: number, limit = 100) => f.scripts.run(wakeSnoozedCall(f.k, { now, uid: newUid(), hotTail: 1000, limit }))
+  const wakeReply = (now: number, limit = 100) => wakeSnoozed(f.scripts, f.k, { now, uid: newUid(), hotTail: 1000, limit })
   /** status, claimed, woken */
   const wake = async (now: number, limit = 100) => (await wakeReply(now, limit)).slice(0, 3)
   const contacts = new Map<string, string>()

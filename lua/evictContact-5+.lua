@@ -10,9 +10,14 @@
 -- KEYS[3] hash    account identifiers (identifier -> contactId): kept, not written
 -- KEYS[4] set     account inbox ids
 -- KEYS[5] stream  partition events
+-- KEYS[6..]       a variable tail: the contact's pointer <tag>:contact:<id>:inbox:<inboxId>:conv in every
+--                 inbox of the account, as the caller last knew them (lua/scripts.ts DeclaredHint
+--                 `accountInboxes`); not all declared: { -9, hintJSON } naming them, nothing written. A pointer
+--                 that does not exist makes it wait for the end of a slot migration (TRYAGAIN).
 -- ARGV[1] msgpack { id, cutoff (the last touch must be below it), expected (field -> value), now, uid }
--- Derived keys (same hash tag): <tag>:contact:<id>:inbox:<inboxId>:conv for every inbox of the account.
+-- Derived keys: none undeclared.
 -- Reply: { 1, '' } evicted | { 2, reason } kept: 'missing' (index entry dropped), 'recent', 'changed', 'active'
+--        | { -9, hintJSON } the pointers declared are not those of the account's inboxes
 -- Emits contact.evicted { contactId, identifier } (the archiver acknowledges it; the row stays).
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
@@ -26,8 +31,12 @@ if touched >= a.cutoff then return { 2, 'recent' } end
 if not same_hash(h, a.expected) then return { 2, 'changed' } end
 
 local tag = string.match(KEYS[1], '^({[^}]*})')
-for _, inboxId in ipairs(rcall('SMEMBERS', KEYS[4])) do
-  if rcall('EXISTS', tag .. ':contact:' .. h.id .. ':inbox:' .. inboxId .. ':conv') == 1 then return { 2, 'active' } end
+local inboxes = rcall('SMEMBERS', KEYS[4])
+local pointers = {}
+for _, inboxId in ipairs(inboxes) do table.insert(pointers, tag .. ':contact:' .. h.id .. ':inbox:' .. inboxId .. ':conv') end
+if not all_declared(pointers) then return { -9, cjson.encode({ accountInboxes = inboxes }) } end
+for _, pointer in ipairs(pointers) do
+  if rcall('EXISTS', pointer) == 1 then return { 2, 'active' } end
 end
 
 -- writes start here

@@ -7,14 +7,17 @@
 -- KEYS[3] stream  partition events
 -- KEYS[4] string  seen throttle of this viewer in this conversation (SET NX PX throttleMs)
 -- KEYS[5] stream  partition notice log (fan-out: logged, then PUBLISHed on this key without ':log')
--- Derived key: <conversation key>:edits (keys.ts conversationEdits): a receipt carries the message as
---   it now is (edited or deleted), never its first version.
+-- KEYS[6] hash    edits of the conversation (keys.ts conversationEdits), read when the conversation has
+--                 any (updCount > 0): a receipt carries the message as it now is (edited or deleted), never
+--                 its first version. KEYS[1] when the caller's hint (lua/scripts.ts DeclaredHint `edits`)
+--                 knows of none; the script then answers { -9, hintJSON } before any write if it has some.
+-- Derived keys: none undeclared.
 -- ARGV[1] msgpack { accountId, role ('agent'|'contact'), viewerId, inboxId (the contact's inbox),
 --   inboxes (agents: allowed inbox ids; absent = all), now, uid, throttleMs,
 --   cap (most read receipts per call), slackMs (how far before the previous seen time the log
 --   is scanned: stream ids carry the Redis clock, createdAt the engine's) }
 -- Reply: { 1, conversationJSON, receipts (messages newly read), archived (1 when the event was emitted) }
---        | { -1 } not found | { -2 } forbidden
+--        | { -1 } not found | { -2 } forbidden | { -9, hintJSON } KEYS[6] is needed: nothing written
 local a = cmsgpack.unpack(ARGV[1])
 local h = hgetall(KEYS[1])
 if h.id == nil or h.accountId ~= a.accountId then return { -1 } end
@@ -24,6 +27,9 @@ if agent then
 elseif h.contactId ~= a.viewerId or h.inboxId ~= a.inboxId then
   return { -2 }
 end
+
+local edited = (tonumber(h.updCount) or 0) > 0
+if edited and not all_declared({ KEYS[1] .. ':edits' }) then return needs_keys(h, { edits = true }) end
 
 local field = agent and 'agentLastSeenAt' or 'contactLastSeenAt'
 local prev = tonumber(h[field]) or 0
@@ -52,8 +58,8 @@ for i = #entries, 1, -1 do
     else theirs = (m.type == 'outgoing' or m.type == 'template') and m.private ~= true end
     local created = tonumber(m.createdAt) or 0
     if theirs and created > prev and created <= a.now and (m.status == 'sent' or m.status == 'delivered') then
-      local edited = rcall('HGET', KEYS[1] .. ':edits', entry[1])
-      if edited then m = cjson.decode(edited) end
+      local now = edited and rcall('HGET', KEYS[6], entry[1])
+      if now then m = cjson.decode(now) end
       m.id = entry[1]
       m.status = 'read'
       publish(KEYS[5], 'message.updated', h, m.private == true, { message = m })
