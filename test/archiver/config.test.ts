@@ -21,6 +21,8 @@ t.test('defaults apply when only the required URLs are set', async (t) => {
       claimIdleMs: 60_000,
       janitorMs: 5_000,
       trim: true,
+      waitReplicas: 0,
+      waitTimeoutMs: 1_000,
     },
   });
 });

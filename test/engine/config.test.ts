@@ -13,6 +13,16 @@ t.test('defaults with the two required variables', async (t) => {
   t.equal(r.config.maxContentChars, 150_000)
   t.equal(r.config.messagesPerMinuteDefault, 200)
   t.equal(r.config.presenceGraceMs, r.config.heartbeatMs * 3)
+  t.equal(r.config.waitReplicas, 0, 'acknowledged without waiting for replicas by default')
+  t.equal(r.config.waitTimeoutMs, 1000)
+})
+
+t.test('REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS', async (t) => {
+  const r = loadConfig({ ...base, REDIS_WAIT_REPLICAS: '2', REDIS_WAIT_TIMEOUT_MS: '250' })
+  t.match(r, { ok: true, config: { waitReplicas: 2, waitTimeoutMs: 250 } })
+  const bad = loadConfig({ ...base, REDIS_WAIT_REPLICAS: '-1', REDIS_WAIT_TIMEOUT_MS: '0' })
+  t.equal(bad.ok, false)
+  if (!bad.ok) t.match(bad.errors.join('\n'), /REDIS_WAIT_REPLICAS[\s\S]*REDIS_WAIT_TIMEOUT_MS/)
 })
 
 t.test('every bad variable is reported at once', async (t) => {
