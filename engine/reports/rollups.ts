@@ -92,12 +92,20 @@ function rowsIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metr
   const dim = by ?? (f.agentId !== null ? 'agent' : f.inboxId !== null ? 'inbox' : 'all')
   const key = by !== null ? sql`` : sql`and r.key = ${f.agentId ?? f.inboxId ?? ''}`
   const rows = sql`r.account_id = ${f.accountId} and r.metric = ${metricName(metric, f)} and r.dim = ${dim} ${key}`
-  const [only] = ivs
-  if (ivs.length === 1 && only !== undefined) {
+  const first = ivs[0]
+  const last = ivs[ivs.length - 1]
+  if (first === undefined || last === undefined) return sql`select * from ${sql(table)} r where false`
+  if (ivs.length === 1 || table === 'report_rollups_daily') {
+    // days: one index range, the few days a bucket boundary cuts left out (one daily row per day and slot)
+    const gaps: string[] = []
+    for (let i = 1; i < ivs.length; i++) {
+      for (let d = ivs[i - 1]?.[1] ?? 0; d < (ivs[i]?.[0] ?? 0); d += DAY) gaps.push(new Date(d).toISOString())
+    }
     return sql`select r.bucket, r.key, r.slot, r.n, r.total from ${sql(table)} r
-      where ${rows} and r.bucket >= ${new Date(only[0])} and r.bucket < ${new Date(only[1])}`
+      where ${rows} and r.bucket >= ${new Date(first[0])} and r.bucket < ${new Date(last[1])}
+      ${gaps.length === 0 ? sql`` : sql`and r.bucket <> all(${sql.array(gaps)}::timestamptz[])`}`
   }
-  // several intervals: an index range scan each
+  // hours: the range's edges and the cut days, an index range scan each
   const iso = (i: 0 | 1) => sql.array(ivs.map((iv) => new Date(iv[i]).toISOString()))
   return sql`select r.bucket, r.key, r.slot, r.n, r.total
     from unnest(${iso(0)}::timestamptz[], ${iso(1)}::timestamptz[]) as iv(lo, hi)
@@ -108,7 +116,7 @@ function rowsIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metr
 export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, plan: Plan, group: Fragment): Fragment {
   const hourly = plan.hourly.length > 0 ? rowsIn(sql, 'report_rollups', metric, f, by, plan.hourly) : null
   const daily = plan.daily.length > 0 ? rowsIn(sql, 'report_rollups_daily', metric, f, by, plan.daily) : null
-  const from = hourly !== null && daily !== null ? sql`${hourly} union all ${daily}` : hourly ?? daily ?? sql`select * from report_rollups r where false`
+  const from = hourly !== null && daily !== null ? sql`${hourly} union all ${daily}` : hourly ?? daily ?? rowsIn(sql, 'report_rollups', metric, f, by, [])
   return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total from (${from}) r group by 1, 2`
 }
 
