@@ -4,7 +4,7 @@
 // `--reps` times after 3 warm-ups → p50/p95 ms; then EXPLAIN (ANALYZE, BUFFERS) of its slowest SQL
 // statement. Figures and plans go to bench/RESULTS.md (between the reports markers) and
 // bench/results/latest.json; the cluster and its data are deleted at the end.
-//   npm run bench:reports [-- --scale 0.1] [--reps 20] [--no-record]
+//   npm run bench:reports [-- --scale 0.1] [--reps 20] [--no-record] [--plans]   (--plans: every case's plan on stderr)
 import { loadavg } from 'node:os'
 import postgres, { type Sql } from 'postgres'
 import { runMigrations } from '../archiver/migrate.js'
@@ -25,6 +25,7 @@ const args = parseArgs(process.argv.slice(2), process.env)
 const scale = args.num('scale', args.mode === 'full' ? 1 : 0.1)
 const reps = args.num('reps', 20)
 const record = !args.bool('no-record')
+const printPlans = args.bool('plans')
 const log = (s: string) => process.stderr.write(`[reports] ${s}\n`)
 exitCleanlyOnSignals()
 
@@ -60,6 +61,7 @@ try {
     { name: 'agents, 30 days', kind: 'report', run: () => reportTable(sql, 'agent', parseTableQuery(ACCOUNT, q(last(30)))) },
     { name: 'inboxes, 30 days', kind: 'report', run: () => reportTable(sql, 'inbox', parseTableQuery(ACCOUNT, q(last(30)))) },
     { name: 'agents, 365 days', kind: 'report', run: () => reportTable(sql, 'agent', parseTableQuery(ACCOUNT, q(last(365)))) },
+    { name: 'inboxes, 365 days', kind: 'report', run: () => reportTable(sql, 'inbox', parseTableQuery(ACCOUNT, q(last(365)))) },
     { name: 'csat page, 90 days', kind: 'report', run: () => reportCsat(sql, parseCsatQuery(ACCOUNT, q({ ...last(90), limit: 25 }))) },
     { name: 'search rare word (rank 15000)', kind: 'search', run: () => search.search({ accountId: ACCOUNT, inboxIds: null, q: word(15_000), inboxId: null, status: null, cursor: null, limit: 20 }) },
     { name: 'search mid word (rank 1000)', kind: 'search', run: () => search.search({ accountId: ACCOUNT, inboxIds: null, q: word(1000), inboxId: null, status: null, cursor: null, limit: 20 }) },
@@ -95,6 +97,7 @@ try {
     }
     const r = { name: c.name, kind: c.kind, p50Ms: p(0.5), p95Ms: p(0.95), maxMs: round(ms.at(-1)!, 1), statements: statements.length, plan }
     log(`${c.name}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms (${statements.length} statements)`)
+    if (printPlans) log(`plan of its slowest statement:\n${plan}`)
     results.push(r)
   }
   const m = machine()

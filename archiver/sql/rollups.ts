@@ -1,11 +1,16 @@
-// Report rollups (migration 00004, report_rollups): what a batch inserted, added per account, metric,
-// UTC hour, dimension (the account, its inbox, its agent) and value slot, in the batch's transaction.
-// Only rows the batch really inserted count (the inserts return them), so a replayed batch adds
-// nothing. Keys are written in sorted order (concurrent archivers lock rollup rows in one order).
+// Report rollups (migrations 00004 and 00006: report_rollups per UTC hour, report_rollups_daily per
+// UTC day): what a batch inserted, added per account, metric, bucket, dimension (the account, its
+// inbox, its agent) and value slot, in the batch's transaction. Only rows the batch really inserted
+// count (the inserts return them), so a replayed batch adds nothing to either table. Keys are
+// written in sorted order, hourly rows before daily ones (concurrent archivers lock rollup rows in
+// one order).
 import { add, type Counts, type Tx } from './common.js';
 
 export const HIST_SIZE = 64;
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const TABLE = { hour: 'report_rollups', day: 'report_rollups_daily' } as const;
+type Grain = keyof typeof TABLE;
 
 /** The histogram slot (1-based) of a value in ms: report_hist_slot() in SQL. */
 export function histSlot(v: number): number {
@@ -15,15 +20,18 @@ export function histSlot(v: number): number {
 type Delta = { account_id: string; metric: string; dim: string; key: string; bucket: number; slot: number; n: number; total: number };
 
 export function createRollups() {
-  const deltas = new Map<string, Delta>();
-  function put(account: string, metric: string, bucket: number, inbox: string | null, agent: string | null, slot: number, v: number): void {
-    for (const [dim, key] of [['all', ''], ['inbox', inbox ?? ''], ['agent', agent ?? '']] as const) {
-      if (dim !== 'all' && key === '') continue;
-      const k = `${account}\u0001${metric}\u0001${dim}\u0001${key}\u0001${bucket}\u0001${slot}`;
-      let d = deltas.get(k);
-      if (d === undefined) deltas.set(k, (d = { account_id: account, metric, dim, key, bucket, slot, n: 0, total: 0 }));
-      d.n++;
-      d.total += v;
+  const deltas: Record<Grain, Map<string, Delta>> = { hour: new Map(), day: new Map() };
+  function put(account: string, metric: string, at: number, inbox: string | null, agent: string | null, slot: number, v: number): void {
+    for (const grain of ['hour', 'day'] as const) {
+      const bucket = grain === 'hour' ? Math.floor(at / HOUR) * HOUR : Math.floor(at / DAY) * DAY;
+      for (const [dim, key] of [['all', ''], ['inbox', inbox ?? ''], ['agent', agent ?? '']] as const) {
+        if (dim !== 'all' && key === '') continue;
+        const k = `${account}\u0001${metric}\u0001${dim}\u0001${key}\u0001${bucket}\u0001${slot}`;
+        let d = deltas[grain].get(k);
+        if (d === undefined) deltas[grain].set(k, (d = { account_id: account, metric, dim, key, bucket, slot, n: 0, total: 0 }));
+        d.n++;
+        d.total += v;
+      }
     }
   }
   /**
@@ -31,29 +39,33 @@ export function createRollups() {
    * under '<metric>:bh'); 'csat': the score is the slot.
    */
   function count(r: { account_id: string; metric: string; at: Date; inbox_id: string | null; agent_id: string | null; kind?: 'count' | 'time' | 'csat'; value?: number; value_bh?: number | null }): void {
-    const bucket = Math.floor(r.at.getTime() / HOUR) * HOUR;
+    const at = r.at.getTime();
     const v = r.value ?? 0;
     if (r.kind === 'time') {
       const bh = r.value_bh ?? v;
-      put(r.account_id, r.metric, bucket, r.inbox_id, r.agent_id, histSlot(v), v);
-      put(r.account_id, `${r.metric}:bh`, bucket, r.inbox_id, r.agent_id, histSlot(bh), bh);
-    } else if (r.kind === 'csat') put(r.account_id, r.metric, bucket, r.inbox_id, r.agent_id, Math.min(5, Math.max(1, Math.round(v))), v);
-    else put(r.account_id, r.metric, bucket, r.inbox_id, r.agent_id, 0, 0);
+      put(r.account_id, r.metric, at, r.inbox_id, r.agent_id, histSlot(v), v);
+      put(r.account_id, `${r.metric}:bh`, at, r.inbox_id, r.agent_id, histSlot(bh), bh);
+    } else if (r.kind === 'csat') put(r.account_id, r.metric, at, r.inbox_id, r.agent_id, Math.min(5, Math.max(1, Math.round(v))), v);
+    else put(r.account_id, r.metric, at, r.inbox_id, r.agent_id, 0, 0);
   }
 
   async function write(tx: Tx, counts: Counts): Promise<void> {
-    if (deltas.size === 0) return;
-    const rows = [...deltas.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
+    for (const grain of ['hour', 'day'] as const) await writeGrain(tx, counts, grain);
+  }
+  async function writeGrain(tx: Tx, counts: Counts, grain: Grain): Promise<void> {
+    if (deltas[grain].size === 0) return;
+    const table = TABLE[grain];
+    const rows = [...deltas[grain].entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
     const col = <T>(f: (d: Delta) => T) => rows.map(f);
     const r = await tx`
-      insert into report_rollups (account_id, metric, dim, key, bucket, slot, n, total)
+      insert into ${tx(table)} (account_id, metric, dim, key, bucket, slot, n, total)
       select * from unnest(${tx.array(col((d) => d.account_id))}::text[], ${tx.array(col((d) => d.metric))}::text[],
                            ${tx.array(col((d) => d.dim))}::text[], ${tx.array(col((d) => d.key))}::text[],
                            ${tx.array(col((d) => new Date(d.bucket).toISOString()))}::timestamptz[], ${tx.array(col((d) => String(d.slot)))}::smallint[],
                            ${tx.array(col((d) => String(d.n)))}::bigint[], ${tx.array(col((d) => String(d.total)))}::float8[])
       on conflict (account_id, metric, dim, key, bucket, slot) do update set
-        n = report_rollups.n + excluded.n, total = report_rollups.total + excluded.total`;
-    add(counts, 'report_rollups', r.count);
+        n = ${tx(table)}.n + excluded.n, total = ${tx(table)}.total + excluded.total`;
+    add(counts, table, r.count);
   }
   return { count, write };
 }

@@ -1,6 +1,6 @@
-// Reports from report_rollups (migration 00004; the archiver keeps them): per UTC hour, dimension
-// (the account, an inbox, an agent) and value slot, the count and the value sum. A report reads them
-// instead of the rows when
+// Reports from the rollups the archiver keeps (migrations 00004 and 00006): per UTC hour
+// (report_rollups) and per UTC day (report_rollups_daily), dimension (the account, an inbox, an agent)
+// and value slot, the count and the value sum. A report reads them instead of the rows when
 //   * its range starts and ends on whole UTC hours, and a timeseries' zone is a whole number of hours
 //     from UTC at both ends of the range (its hours and days are then whole UTC hours);
 //   * it filters by at most one of inbox and agent (a per-agent table: no inbox filter; per inbox: no
@@ -9,11 +9,18 @@
 //   * for the three times, more than EXACT_LIMIT values are in range: then count and mean are exact
 //     and p50/p90 are histogram estimates (±15 %, marked `approximate: true`); below it the rows give
 //     exact percentiles at little cost.
+// Which rows (splitRange): a UTC day is read from its daily row when it lies wholly inside [since,
+// until) and wholly inside one output bucket, i.e. no bucket starts strictly inside it (tables have
+// one bucket; a timeseries passes its bucket starts, made by PostgreSQL in the report's zone). The
+// rest of the range (partial days at the edges, and days a bucket boundary cuts: every day by hour,
+// the local midnight of a non-UTC day, week or month) is read from the hourly rows. Both hold the
+// same events summed differently, so the figures are the same either way, in any zone and across DST.
 import type { PendingQuery, Row, Sql } from 'postgres'
 import type { Filters, Metric } from './params.js'
 import { figures, KIND } from './sources.js'
 
 const HOUR = 3_600_000
+const DAY = 86_400_000
 export const EXACT_LIMIT = 20_000
 
 /** the rollup metric a report metric reads */
@@ -27,17 +34,15 @@ type Fragment = PendingQuery<Row[]>
 /** one (group, slot) of rollup sums */
 export type SlotRow = { grp: string; slot: number; n: string; total: number }
 export type By = 'agent' | 'inbox' | null
+/** [from, to) in ms */
+export type Interval = readonly [number, number]
+/** The parts of a range read from hourly and from daily rows (together: the whole range, no overlap). */
+export type Plan = { hourly: Interval[]; daily: Interval[] }
+/** How reports read rollups: tests turn the daily rows off and the exact-percentile limit down. */
+export type RollupOptions = { daily?: boolean; exactLimit?: number }
 
 function metricName(metric: Metric, f: Filters): string {
   return KIND[metric] === 'duration' && f.businessHours ? `${ROLLUP[metric]}:bh` : ROLLUP[metric]
-}
-
-/** The rollup rows of a report: its dimension and key (or every key of the grouped dimension). */
-function where(sql: Sql, metric: Metric, f: Filters, by: By): Fragment {
-  const dim = by ?? (f.agentId !== null ? 'agent' : f.inboxId !== null ? 'inbox' : 'all')
-  const key = by !== null ? sql`` : sql`and r.key = ${f.agentId ?? f.inboxId ?? ''}`
-  return sql`r.account_id = ${f.accountId} and r.metric = ${metricName(metric, f)} and r.dim = ${dim} ${key}
-    and r.bucket >= ${new Date(f.since)} and r.bucket < ${new Date(f.until)}`
 }
 
 /** Is `tz` a whole number of hours from UTC at `at`? */
@@ -47,22 +52,85 @@ function wholeHours(tz: string, at: number): boolean {
   return name === 'GMT' || /^GMT[+-]\d{2}:00$/.test(name)
 }
 
-/** May this report read the rollups (see the header)? */
-export async function useRollups(sql: Sql, metric: Metric, f: Filters, by: By = null, timezone: string | null = null): Promise<boolean> {
+/** May this report read the rollups (see the header; the time values' count is checked on the rollups read)? */
+export function rollupsServe(metric: Metric, f: Filters, by: By = null, timezone: string | null = null): boolean {
   if (f.since % HOUR !== 0 || f.until % HOUR !== 0) return false
   if (timezone !== null && !(wholeHours(timezone, f.since) && wholeHours(timezone, f.until - 1))) return false
   if (f.inboxId !== null && f.agentId !== null) return false
   if ((by === 'agent' && f.inboxId !== null) || (by === 'inbox' && f.agentId !== null)) return false
-  if (metric === 'conversations' && (by === 'agent' || f.agentId !== null)) return false
-  if (KIND[metric] !== 'duration') return true
-  const [row] = await sql<{ n: string | null }[]>`select sum(r.n) as n from report_rollups r where ${where(sql, metric, f, by)}`
-  return Number(row?.n ?? 0) > EXACT_LIMIT
+  return !(metric === 'conversations' && (by === 'agent' || f.agentId !== null))
 }
 
-/** `select <group>, slot, n, total` over the report's rollup rows; `group` is a bucket or the key. */
-export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, group: Fragment): Fragment {
-  return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total
-    from report_rollups r where ${where(sql, metric, f, by)} group by 1, 2`
+/**
+ * Splits [since, until) (whole UTC hours) into the UTC days read from daily rows and the rest, read
+ * hourly: a day is daily when it lies inside the range and no boundary (a bucket start) is strictly
+ * inside it. Loops over the boundaries, never over the days (a table may span centuries).
+ */
+export function splitRange(since: number, until: number, boundaries: readonly number[], daily = true): Plan {
+  const first = Math.ceil(since / DAY) * DAY
+  const end = Math.floor(until / DAY) * DAY
+  if (!daily || first >= end) return { hourly: [[since, until]], daily: [] }
+  const cut = [...new Set(boundaries.filter((b) => b % DAY !== 0 && b > first && b < end).map((b) => Math.floor(b / DAY) * DAY))].sort((a, b) => a - b)
+  const days: Interval[] = []
+  let from = first
+  for (const d of [...cut, end]) {
+    if (d > from) days.push([from, d])
+    from = d + DAY
+  }
+  const hourly: Interval[] = []
+  let at = since
+  for (const [a, b] of days) {
+    if (a > at) hourly.push([at, a])
+    at = b
+  }
+  if (until > at) hourly.push([at, until])
+  return { hourly, daily: days }
+}
+
+/** `bucket, key, slot, n, total` of the report's rollup rows in `table` over the intervals. */
+function rowsIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metric: Metric, f: Filters, by: By, ivs: readonly Interval[]): Fragment {
+  const dim = by ?? (f.agentId !== null ? 'agent' : f.inboxId !== null ? 'inbox' : 'all')
+  const key = by !== null ? sql`` : sql`and r.key = ${f.agentId ?? f.inboxId ?? ''}`
+  const rows = sql`r.account_id = ${f.accountId} and r.metric = ${metricName(metric, f)} and r.dim = ${dim} ${key}`
+  const first = ivs[0]
+  const last = ivs[ivs.length - 1]
+  if (first === undefined || last === undefined) return sql`select * from ${sql(table)} r where false`
+  if (ivs.length === 1 || table === 'report_rollups_daily') {
+    // days: one index range, the few days a bucket boundary cuts left out (one daily row per day and slot)
+    const gaps: string[] = []
+    for (let i = 1; i < ivs.length; i++) {
+      for (let d = ivs[i - 1]?.[1] ?? 0; d < (ivs[i]?.[0] ?? 0); d += DAY) gaps.push(new Date(d).toISOString())
+    }
+    return sql`select r.bucket, r.key, r.slot, r.n, r.total from ${sql(table)} r
+      where ${rows} and r.bucket >= ${new Date(first[0])} and r.bucket < ${new Date(last[1])}
+      ${gaps.length === 0 ? sql`` : sql`and r.bucket <> all(${sql.array(gaps)}::timestamptz[])`}`
+  }
+  // hours: the range's edges and the cut days, an index range scan each
+  const iso = (i: 0 | 1) => sql.array(ivs.map((iv) => new Date(iv[i]).toISOString()))
+  return sql`select r.bucket, r.key, r.slot, r.n, r.total
+    from unnest(${iso(0)}::timestamptz[], ${iso(1)}::timestamptz[]) as iv(lo, hi)
+    cross join lateral (select r.* from ${sql(table)} r where ${rows} and r.bucket >= iv.lo and r.bucket < iv.hi) r`
+}
+
+/** `select <group>, slot, n, total` over the report's rollup rows; `group` is a bucket (of r.bucket) or r.key. */
+export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, plan: Plan, group: Fragment): Fragment {
+  const hourly = plan.hourly.length > 0 ? rowsIn(sql, 'report_rollups', metric, f, by, plan.hourly) : null
+  const daily = plan.daily.length > 0 ? rowsIn(sql, 'report_rollups_daily', metric, f, by, plan.daily) : null
+  const from = hourly !== null && daily !== null ? sql`${hourly} union all ${daily}` : hourly ?? daily ?? rowsIn(sql, 'report_rollups', metric, f, by, [])
+  return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total from (${from}) r group by 1, 2`
+}
+
+/**
+ * The report's figures per group from the rollups (the caller checked rollupsServe), or null when a
+ * time metric has too few values in range for estimates (then the rows answer, exactly).
+ */
+export async function fromRollups(
+  sql: Sql, metric: Metric, f: Filters, by: By, boundaries: readonly number[], group: Fragment, options: RollupOptions = {},
+): Promise<ReturnType<typeof rollupFigures> | null> {
+  const plan = splitRange(f.since, f.until, boundaries, options.daily ?? true)
+  const slots = await sql<SlotRow[]>`${rollupSlots(sql, metric, f, by, plan, group)}`
+  if (KIND[metric] === 'duration' && slots.reduce((a, r) => a + Number(r.n), 0) <= (options.exactLimit ?? EXACT_LIMIT)) return null
+  return rollupFigures(metric, slots)
 }
 
 /** The value at quantile p of a histogram (slot 1: [0, 1 s), slot s: [1.3^(s-2), 1.3^(s-1)) s), geometric inside a slot. */

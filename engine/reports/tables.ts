@@ -1,10 +1,10 @@
 // GET …/reports/agents and …/reports/inboxes: one row per agent (per inbox) of the account with every
 // metric over [since, until), the same definitions as the timeseries (sources.ts). Each metric is one
-// grouped query (over the rollups where they serve, engine/reports/rollups.ts); the rows are the
+// grouped query (over the hourly and daily rollups where they serve, engine/reports/rollups.ts); the rows are the
 // account's agents (not removed) or inboxes, plus any removed agent that still has figures in the range.
 import type { Sql } from 'postgres'
 import { figures, KIND, source } from './sources.js'
-import { rollupFigures, rollupSlots, useRollups, type SlotRow } from './rollups.js'
+import { fromRollups, rollupsServe, type RollupOptions } from './rollups.js'
 import { METRICS, type Filters, type Metric } from './params.js'
 
 const FIELD: Record<Metric, string> = {
@@ -15,10 +15,12 @@ const FIELD: Record<Metric, string> = {
 
 export type TableRow = { id: string; name: string } & Record<string, unknown>
 
-export async function reportTable(sql: Sql, by: 'agent' | 'inbox', f: Filters): Promise<TableRow[]> {
+export async function reportTable(sql: Sql, by: 'agent' | 'inbox', f: Filters, options: RollupOptions = {}): Promise<TableRow[]> {
   // per metric: a map entity id -> its figures, from the rollups where they serve (rollups.ts), else the rows
   const grouped = await Promise.all(METRICS.map(async (metric): Promise<Map<string, unknown>> => {
-    if (await useRollups(sql, metric, f, by)) return rollupFigures(metric, await sql<SlotRow[]>`${rollupSlots(sql, metric, f, by, sql`r.key`)}`)
+    // one bucket: every whole UTC day in range reads its daily rows
+    const rolled = rollupsServe(metric, f, by) ? await fromRollups(sql, metric, f, by, [], sql`r.key`, options) : null
+    if (rolled !== null) return rolled
     const s = source(sql, metric, f)
     const key = by === 'agent' ? s.agent : s.inbox
     const rows = await sql<({ key: string | null } & Record<string, number>)[]>`
