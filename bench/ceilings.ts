@@ -13,12 +13,13 @@
 // them ("ceilings-cluster"). Plain runs keep one account (one partition) unless --partitions.
 import { fork } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor } from '../lua/keys.js'
 import { appendMessageCall, createConversationCall, createScripts } from '../lua/scripts.js'
 import { newId, newUid } from '../engine/ids.js'
 import { markerContent } from './gen/drivers.js'
 import type { PublisherResult, PublisherStart } from './gen/uws-publisher.js'
 import { parseArgs, type Args, type Mode } from './lib/args.js'
+import { accountsInPartitions } from './lib/partitions.js'
 import { mastersCpu, nodeFigures, projectedRate, type NodeFigures } from './lib/nodestats.js'
 import { cpuSeconds } from './lib/procstat.js'
 import { appendRow, machine, measuredLoad, median, otherLoad, printLine, round, saveResults } from './lib/report.js'
@@ -91,26 +92,11 @@ export function sampleEventFrame(): string {
   })
 }
 
-/**
- * `count` accounts in distinct partitions (of DEFAULT_PARTITIONS, as the engine places them):
- * account ids drawn until that many partitions are covered, the first drawn for each kept.
- */
-export function accountsInPartitions(count: number, newAccount: () => string = () => newId('a')): { accountId: string; partition: number }[] {
-  const byPartition = new Map<number, string>()
-  for (let draws = 0; byPartition.size < Math.min(count, DEFAULT_PARTITIONS); draws++) {
-    if (draws > 100_000) throw new Error(`no ${count} distinct partitions in 100000 account ids`)
-    const accountId = newAccount()
-    const p = partitionOf(accountId, DEFAULT_PARTITIONS)
-    if (!byPartition.has(p)) byPartition.set(p, accountId)
-  }
-  return [...byPartition].map(([partition, accountId]) => ({ accountId, partition })).sort((a, b) => a.partition - b.partition)
-}
-
 async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void, mode: RedisMode = { kind: 'single' }) {
   const redis = await startStore(mode)
   const clients = Array.from({ length: opts.connections }, (_, i) => redis.connect(`parley-bench-ceiling-${i}`))
   try {
-    const accounts = accountsInPartitions(opts.partitions).map((a) => ({ ...a, inboxId: newId('in'), k: keysFor(a.partition) }))
+    const accounts = accountsInPartitions(opts.partitions, () => newId('a')).map((a) => ({ ...a, inboxId: newId('in'), k: keysFor(a.partition) }))
     const scripts = clients.map((c) => createScripts(c))
     const convs: { id: string; contactId: string; account: (typeof accounts)[number] }[] = []
     for (let i = 0; i < opts.conversations; i++) {
@@ -161,7 +147,7 @@ async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void, mo
     for (let i = 0; i < opts.reps; i++) {
       const r = await quietly(opts, () => redis.pids(), log, () => runFor(opts.seconds))
       log(`script on ${redis.label}: ${Math.round(r.perSec)} appends/s, redis cpu ${r.redisCpu.toFixed(2)}, client cpu ${r.clientCpu.toFixed(2)}, foreign ${r.foreignCpu}`)
-      if (mode.kind === 'cluster') log(`  per node: ${r.nodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg, ${n.evalshaUsPerCall ?? '–'} µs/evalsha${n.role === 'master' ? ` (${Math.round(n.evalshaShare * 100)} % of appends)` : ''}`).join('; ')}`)
+      if (mode.kind === 'cluster') log(`  per node: ${r.nodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg${n.usPerOwnMsg === null ? '' : ` (${n.usPerOwnMsg} per own msg)`}, ${n.evalshaUsPerCall ?? '–'} µs/evalsha${n.role === 'master' ? ` (${Math.round(n.evalshaShare * 100)} % of appends)` : ''}`).join('; ')}`)
       runs.push(r)
     }
     clearInterval(trim)
@@ -261,7 +247,7 @@ async function runScriptModes(opts: CeilingsOptions, log: (s: string) => void, b
       redis: v.redis, messagesPerSec: v.messagesPerSec, redisCpu: v.redisCpu, clientCpu: v.clientCpu,
       redisUsPerMsg: v.messagesPerSec > 0 ? round((v.redisCpu * 1e6) / v.messagesPerSec, 1) : null,
       vsSingle: single === undefined || single.messagesPerSec === 0 ? null : round(v.messagesPerSec / single.messagesPerSec, 2),
-      masters: (v.nodes ?? []).filter((n: NodeFigures) => n.role === 'master').map((n: NodeFigures) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, evalshaShare: n.evalshaShare, evalshaUsPerCall: n.evalshaUsPerCall })),
+      masters: (v.nodes ?? []).filter((n: NodeFigures) => n.role === 'master').map((n: NodeFigures) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, usPerOwnMsg: n.usPerOwnMsg, evalshaShare: n.evalshaShare, evalshaUsPerCall: n.evalshaUsPerCall })),
       projection: v.projection ?? null,
     })),
     script: variants,
@@ -271,9 +257,9 @@ async function runScriptModes(opts: CeilingsOptions, log: (s: string) => void, b
 }
 
 export function ceilingsModesSummary(f: Record<string, unknown>): string {
-  const rows = f['comparison'] as { redis: string; messagesPerSec: number; redisCpu: number; clientCpu: number; redisUsPerMsg: number | null; masters: { usPerMsg: number; evalshaShare: number }[]; projection: { busiestBound: number; sumPerCore: number } | null }[]
+  const rows = f['comparison'] as { redis: string; messagesPerSec: number; redisCpu: number; clientCpu: number; redisUsPerMsg: number | null; masters: { usPerMsg: number; usPerOwnMsg: number | null; evalshaShare: number }[]; projection: { busiestBound: number; sumPerCore: number } | null }[]
   return rows.map((r) => `appendMessage on ${r.redis}: ${r.messagesPerSec} msg/s (redis cpu ${r.redisCpu}, client cpu ${r.clientCpu}, ${r.redisUsPerMsg ?? '–'} µs redis/msg` +
-    (r.masters.length > 1 ? `; per master ${r.masters.map((m) => `${m.usPerMsg} µs, ${Math.round(m.evalshaShare * 100)} %`).join(' / ')}` : '') +
+    (r.masters.length > 1 ? `; per master ${r.masters.map((m) => `${m.usPerOwnMsg ?? '–'} µs per own msg, ${Math.round(m.evalshaShare * 100)} %`).join(' / ')}` : '') +
     (r.projection === null ? '' : `; a core per master: ${r.projection.busiestBound} msg/s as split, ${r.projection.sumPerCore} evenly`) + ')')
     .join('; ') + `; ${String(f['partitions'])} partitions`
 }

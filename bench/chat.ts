@@ -6,10 +6,11 @@
 //     [--step-seconds 10] [--reps 3] [--bound-ms 50] [--conversations 2000] [--per-inbox 10]
 //     [--generators 2] [--nodes 2] [--refine 2] [--aof] [--cpu-prof DIR] [--engine-main FILE]
 //     [--wait-quiet] [--no-record]
-//     [--redis single|cluster|cluster-wait|both[,…]] [--masters 3] [--replicas 0]
+//     [--redis single|cluster|cluster-wait|both[,…]] [--masters 3] [--replicas 0] [--partitions N]
 // --redis other than `single`: Parley alone, once per Redis mode in turn (one instance, a local
-// cluster, a cluster with REDIS_WAIT_REPLICAS=1), Redis CPU per message on each master, one JSON
-// line comparing them ("chat-cluster").
+// cluster, a cluster with REDIS_WAIT_REPLICAS=1), the inboxes dealt over accounts in N distinct
+// partitions (default all DEFAULT_PARTITIONS, at most one per inbox; a plain run keeps one
+// account), Redis CPU per message on each master, one JSON line comparing them ("chat-cluster").
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Codec, DriverName } from './gen/drivers.js'
@@ -21,6 +22,7 @@ import { mastersCpu, nodeFigures, projectedRate, type NodeFigures } from './lib/
 import { cpuMeter, redisMemoryBytes, rssBytes } from './lib/procstat.js'
 import { appendRow, machine, measuredLoad, median, otherLoad, printLine, round, saveResults } from './lib/report.js'
 import { foreignMeter, QUIET_CORES, waitQuiet } from './lib/quiet.js'
+import { DEFAULT_PARTITIONS } from '../lua/keys.js'
 import { modeLabel, parseRedisModes, type RedisMode } from './lib/store.js'
 import { startTarget, trimEvents, type Target } from './lib/targets.js'
 
@@ -53,6 +55,8 @@ export type ChatOptions = {
   waitQuiet: boolean
   /** the Redis each run uses, in turn (default one instance) */
   redis: RedisMode[]
+  /** Parley's inboxes dealt over accounts in this many distinct partitions */
+  partitions: number
 }
 
 export function chatOptions(args: Args): ChatOptions {
@@ -63,6 +67,7 @@ export function chatOptions(args: Args): ChatOptions {
   return {
     mode: args.mode,
     redis,
+    partitions: args.num('partitions', clusterRun ? DEFAULT_PARTITIONS : 1),
     targets: args.str('targets', clusterRun ? 'parley' : 'parley,socketio').split(',').map((s) => s.trim()).filter((s): s is DriverName => s === 'parley' || s === 'socketio'),
     codec: args.str('codec', 'json') === 'msgpack' ? 'msgpack' : 'json',
     rates: args.list('rates', full ? [250, 500, 1000, 2000, 4000, 8000, 16000, 32000] : [500, 1000, 2000, 4000, 8000, 16000]),
@@ -150,7 +155,7 @@ function log(opts: ChatOptions, text: string): void {
 async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own: number | null) => number | null, redis: RedisMode): Promise<TargetFigures> {
   const groups = Math.max(1, Math.ceil(opts.conversations / opts.perInbox))
   const target: Target = await startTarget(name, {
-    nodes: opts.nodes, groups, agentsPerGroup: 2, aof: opts.aof, redis,
+    nodes: opts.nodes, groups, agentsPerGroup: 2, aof: opts.aof, redis, partitions: opts.partitions,
     ...(opts.cpuProfDir === undefined ? {} : { cpuProfDir: `${opts.cpuProfDir}/${name}` }),
     ...(opts.engineMain === undefined ? {} : { engineMain: opts.engineMain }),
   })
@@ -243,7 +248,7 @@ async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own:
         ...(redis.kind === 'cluster' ? { redisNodes } : {}),
       }
       log(opts, `${name} ${rate}/s rep ${rep}: p50 ${fig.p50} p99 ${fig.p99} p99.9 ${fig.p999} ms, delivered ${fig.deliveredPct}%, errors ${errors}${errors > 0 ? ` ${JSON.stringify(errorCodes)}` : ''}, gen loop delay p99 ${fig.genLoopDelayP99Ms} max ${fig.genLoopDelayMaxMs} ms, cpu server ${fig.serverCpu} redis ${fig.redisCpu} gen ${fig.generatorCpu} (µs/msg ${fig.serverUsPerMsg}/${fig.redisUsPerMsg}/${fig.generatorUsPerMsg}), foreign ${fig.foreignCpu} → ${fig.pass ? 'pass' : 'FAIL'}`)
-      if (redis.kind === 'cluster') log(opts, `  redis nodes: ${redisNodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg${n.role === 'master' ? ` (${Math.round(n.cpuShare * 100)} % cpu, ${Math.round(n.evalshaShare * 100)} % evalsha)` : ''}`).join(', ')}`)
+      if (redis.kind === 'cluster') log(opts, `  redis nodes: ${redisNodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg${n.usPerOwnMsg === null ? '' : ` ${n.usPerOwnMsg} per own msg`}${n.role === 'master' ? ` (${Math.round(n.cpuShare * 100)} % cpu, ${Math.round(n.evalshaShare * 100)} % evalsha)` : ''}`).join(', ')}`)
       await new Promise((r) => setTimeout(r, 500))
       return fig
     }
@@ -384,7 +389,7 @@ async function runChatOn(opts: ChatOptions, redis: RedisMode): Promise<Record<st
   const figures: Record<string, unknown> = {
     scenario: 'chat', redis: modeLabel(redis), mode: opts.mode, codec: opts.codec, boundMs: opts.boundMs, minDeliveredPct: opts.minDeliveredPct,
     conversations: opts.conversations, perInbox: opts.perInbox, agentsPerInbox: 2, nodes: opts.nodes, generators: opts.generators,
-    stepSeconds: opts.stepSeconds, reps: opts.reps, aof: opts.aof,
+    stepSeconds: opts.stepSeconds, reps: opts.reps, aof: opts.aof, partitions: opts.partitions,
     parley: p ?? null, socketio: s ?? null,
     ratios: {
       maxRate: ratio(p?.maxRate, s?.maxRate),
@@ -412,6 +417,7 @@ async function runChatModes(opts: ChatOptions): Promise<Record<string, unknown>>
   }
   return {
     scenario: 'chat-cluster', mode: opts.mode, codec: opts.codec, boundMs: opts.boundMs, conversations: opts.conversations,
+    partitions: Math.min(opts.partitions, Math.ceil(opts.conversations / opts.perInbox)),
     nodes: opts.nodes, generators: opts.generators, stepSeconds: opts.stepSeconds, reps: opts.reps,
     comparison: variants.map(chatModeRow), variants,
     foreignCpuMax: Math.max(0, ...variants.map((v) => Number(v['foreignCpuMax'] ?? 0))),
@@ -428,7 +434,7 @@ export function chatModeRow(v: Record<string, unknown>): Record<string, unknown>
   return {
     redis: v['redis'], maxRate: p?.maxRate ?? null, p99AtMax: at?.p99 ?? null,
     serverUsPerMsg: at?.serverUsPerMsg ?? null, redisUsPerMsg: at?.redisUsPerMsg ?? null, redisCpu: at?.redisCpu ?? null,
-    masters: nodes.filter((n) => n.role === 'master').map((n) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, cpuShare: n.cpuShare, evalshaShare: n.evalshaShare })),
+    masters: nodes.filter((n) => n.role === 'master').map((n) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, usPerOwnMsg: n.usPerOwnMsg, cpuShare: n.cpuShare, evalshaShare: n.evalshaShare })),
     replicasCpu: round(nodes.filter((n) => n.role === 'replica').reduce((s, n) => s + n.cpu, 0), 3),
     /** Redis alone: what the masters would carry each on a core (engines need cores of their own besides) */
     redisProjection: at === null || nodes.length === 0 ? null : projectedRate(nodes, at.sentPerSec),
@@ -439,8 +445,8 @@ export function chatModeRow(v: Record<string, unknown>): Record<string, unknown>
 export function chatModesSummary(f: Record<string, unknown>): string {
   const rows = f['comparison'] as Record<string, unknown>[]
   return rows.map((r) => {
-    const masters = (r['masters'] as { usPerMsg: number; cpuShare: number }[])
-    const per = masters.length > 1 ? `, per master ${masters.map((m) => `${m.usPerMsg} µs (${Math.round(m.cpuShare * 100)} %)`).join(' / ')}` : ''
+    const masters = (r['masters'] as { usPerOwnMsg: number | null; cpuShare: number }[])
+    const per = masters.length > 1 ? `, per master ${masters.map((m) => `${m.usPerOwnMsg ?? '–'} µs per own msg (${Math.round(m.cpuShare * 100)} % of cpu)`).join(' / ')}` : ''
     const p99s = Object.entries(r['p99ByRate'] as Record<string, number | null>).map(([rate, p99]) => `${rate}/s ${p99 ?? '–'} ms`).join(', ')
     return `${String(r['redis'])}: max ${String(r['maxRate'] ?? '<min')}/s (p99 ${String(r['p99AtMax'] ?? '–')} ms, redis ${String(r['redisUsPerMsg'] ?? '–')} µs/msg${per}); p99 by rate ${p99s}`
   }).join('; ') + `; ${String(f['conversations'])} conversations, ${String(f['reps'])}× ${String(f['stepSeconds'])} s steps`

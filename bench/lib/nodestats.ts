@@ -2,7 +2,9 @@
 // (used_cpu_sys + used_cpu_user) and INFO commandstats (calls, usec per command) sampled before
 // and after a measurement, and the difference per node → cores, µs of Redis CPU per message and
 // each master's share. Redis 7 counts EVALSHA as one command whatever the script, so "per script"
-// is per EVALSHA; in the script ceiling every EVALSHA measured is appendMessage.
+// is per EVALSHA; in the script ceiling every EVALSHA measured is appendMessage. commandstats usec
+// is wall time inside the command (a node preempted mid-script on a busy box counts it); INFO cpu
+// is the process's CPU, the figure the per-message costs are made of.
 import type { Redis } from 'ioredis'
 import { round } from './report.js'
 
@@ -36,10 +38,12 @@ export type NodeFigures = {
   cpu: number
   /** Redis CPU of this node per message of the whole run (µs): the sum over masters is the run's figure */
   usPerMsg: number
+  /** Redis CPU of this master per message it carried (its EVALSHA share of the messages), µs; null on replicas */
+  usPerOwnMsg: number | null
   /** this node's share of the masters' CPU and of their EVALSHA calls (0–1); 0 on replicas */
   cpuShare: number; evalshaShare: number
   evalshaCalls: number
-  /** µs inside EVALSHA per call (commandstats usec: time in the script, not I/O) */
+  /** µs inside EVALSHA per call (commandstats usec: wall time in the script, nested commands included) */
   evalshaUsPerCall: number | null
   /** the commands that took the most commandstats time: name → calls */
   topCommands: Record<string, number>
@@ -67,6 +71,7 @@ export function nodeFigures(before: readonly NodeSample[], after: readonly NodeS
     return {
       port: a.port, role: a.role, cpu: seconds > 0 ? round(cpu / seconds, 3) : 0,
       usPerMsg: messages > 0 ? round((cpu * 1e6) / messages, 1) : 0,
+      usPerOwnMsg: master && masterCalls > 0 && evalsha.calls > 0 && messages > 0 ? round((cpu * 1e6) / (messages * (evalsha.calls / masterCalls)), 1) : null,
       cpuShare: master && masterCpu > 0 ? round(cpu / masterCpu, 3) : 0,
       evalshaShare: master && masterCalls > 0 ? round(evalsha.calls / masterCalls, 3) : 0,
       evalshaCalls: evalsha.calls,

@@ -27,6 +27,8 @@ export async function startTarget(name: DriverName, opts: {
   engineMain?: string
   /** default one instance */
   redis?: RedisMode
+  /** Parley: inboxes dealt over accounts in this many distinct partitions (default 1: one account) */
+  partitions?: number
 }): Promise<Target> {
   const mode = opts.redis ?? { kind: 'single' }
   if (name !== 'parley' && mode.kind !== 'single') throw new Error(`${name} runs on one Redis instance only`)
@@ -41,7 +43,7 @@ export async function startTarget(name: DriverName, opts: {
     }
     let groups: Group[]
     if (name === 'parley') {
-      groups = (await createGroups(servers[0]!.http, opts.groups, opts.agentsPerGroup)).groups
+      groups = (await createGroups(servers[0]!.http, opts.groups, opts.agentsPerGroup, opts.partitions ?? 1)).groups
     } else {
       groups = Array.from({ length: opts.groups }, (_, g) => ({
         inboxId: `in_bench${g}`, websiteToken: '', agentTokens: Array.from({ length: opts.agentsPerGroup }, (_, a) => `agent${g}.${a}`),
