@@ -426,13 +426,14 @@ async function runChatModes(opts: ChatOptions): Promise<Record<string, unknown>>
   }
 }
 
-/** One Redis mode's Parley figures in brief: max rate, Redis CPU per message on each master, p99 by rate. */
+/** One Redis mode's Parley figures in brief: max rate, Redis CPU per message on each master, p99 by rate (WAIT's cost). */
 export function chatModeRow(v: Record<string, unknown>): Record<string, unknown> {
   const p = v['parley'] as TargetFigures | null
-  const at = p?.atMax ?? null
+  // the per-master figures at the highest passing rate (at the first failing one when none passed)
+  const at = p?.atMax ?? p?.firstFail ?? null
   const nodes = at?.redisNodes ?? []
   return {
-    redis: v['redis'], maxRate: p?.maxRate ?? null, p99AtMax: at?.p99 ?? null,
+    redis: v['redis'], maxRate: p?.maxRate ?? null, p99AtMax: p?.atMax?.p99 ?? null, figuresAtRate: at?.rate ?? null,
     serverUsPerMsg: at?.serverUsPerMsg ?? null, redisUsPerMsg: at?.redisUsPerMsg ?? null, redisCpu: at?.redisCpu ?? null,
     masters: nodes.filter((n) => n.role === 'master').map((n) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, usPerOwnMsg: n.usPerOwnMsg, cpuShare: n.cpuShare, evalshaShare: n.evalshaShare })),
     replicasCpu: round(nodes.filter((n) => n.role === 'replica').reduce((s, n) => s + n.cpu, 0), 3),
