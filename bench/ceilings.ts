@@ -6,19 +6,26 @@
 //            deliveries/s (frames of the size of a Parley message.created event)
 // The chat figures are quoted against these (bench/run.ts and RESULTS.md).
 //   npm run bench:ceilings [-- --full] [--seconds 10] [--inflight 256] [--clients 100] [--no-record]
+//     [--redis single|cluster|both[,…]] [--masters 3] [--replicas 0] [--partitions N]
+// --redis other than `single`: the script ceiling alone, once per Redis mode in turn, with the
+// conversations spread over N partitions (one account each; default all DEFAULT_PARTITIONS, so
+// every master gets its share), Redis CPU and EVALSHA calls per master; one JSON line comparing
+// them ("ceilings-cluster"). Plain runs keep one account (one partition) unless --partitions.
 import { fork } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Redis } from 'ioredis'
-import { keysFor, partitionOf } from '../lua/keys.js'
+import { DEFAULT_PARTITIONS, keysFor } from '../lua/keys.js'
 import { appendMessageCall, createConversationCall, createScripts } from '../lua/scripts.js'
 import { newId, newUid } from '../engine/ids.js'
 import { markerContent } from './gen/drivers.js'
 import type { PublisherResult, PublisherStart } from './gen/uws-publisher.js'
 import { parseArgs, type Args, type Mode } from './lib/args.js'
-import { cpuSeconds, redisCpuSeconds } from './lib/procstat.js'
+import { accountsInPartitions } from './lib/partitions.js'
+import { mastersCpu, nodeFigures, projectedRate, type NodeFigures } from './lib/nodestats.js'
+import { cpuSeconds } from './lib/procstat.js'
 import { appendRow, machine, measuredLoad, median, otherLoad, printLine, round, saveResults } from './lib/report.js'
 import { foreignMeter, QUIET_CORES, waitQuiet } from './lib/quiet.js'
-import { startBenchRedis, exitCleanlyOnSignals } from './lib/stack.js'
+import { exitCleanlyOnSignals } from './lib/stack.js'
+import { modeLabel, parseRedisModes, startStore, type RedisMode } from './lib/store.js'
 
 const PUBLISHER = fileURLToPath(new URL('./gen/uws-publisher.js', import.meta.url))
 const CLIENTS = fileURLToPath(new URL('./gen/counter-clients.js', import.meta.url))
@@ -28,12 +35,22 @@ export type CeilingsOptions = {
   clients: number; clientProcs: number; window: number; record: boolean; verbose: boolean
   /** redo a measurement that other processes disturbed, once the machine is quiet */
   waitQuiet: boolean
+  /** the Redis the script ceiling runs on, in turn (default one instance) */
+  redis: RedisMode[]
+  /** distinct partitions (one account each) the conversations are spread over */
+  partitions: number
 }
 
 export function ceilingsOptions(args: Args): CeilingsOptions {
   const full = args.mode === 'full'
+  const redis = parseRedisModes(args.str('redis', 'single'), { masters: args.num('masters', 3), replicas: args.num('replicas', 0) })
+  const single = redis.length === 1 && redis[0]?.kind === 'single'
+  const partitions = args.num('partitions', single ? 1 : DEFAULT_PARTITIONS)
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > DEFAULT_PARTITIONS) throw new Error(`--partitions must be 1–${DEFAULT_PARTITIONS}, got ${partitions}`)
   return {
     mode: args.mode,
+    redis,
+    partitions,
     seconds: args.num('seconds', full ? 10 : 4),
     reps: args.num('reps', full ? 3 : 1),
     inflight: args.num('inflight', 256),
@@ -75,25 +92,26 @@ export function sampleEventFrame(): string {
   })
 }
 
-async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void) {
-  const redis = await startBenchRedis()
-  const clients = Array.from({ length: opts.connections }, () => new Redis(redis.url))
+async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void, mode: RedisMode = { kind: 'single' }) {
+  const redis = await startStore(mode)
+  const clients = Array.from({ length: opts.connections }, (_, i) => redis.connect(`parley-bench-ceiling-${i}`))
   try {
-    const accountId = newId('a')
-    const inboxId = newId('in')
-    const k = keysFor(partitionOf(accountId, 16))
+    const accounts = accountsInPartitions(opts.partitions, () => newId('a')).map((a) => ({ ...a, inboxId: newId('in'), k: keysFor(a.partition) }))
     const scripts = clients.map((c) => createScripts(c))
-    const convs: { id: string; contactId: string }[] = []
+    const convs: { id: string; contactId: string; account: (typeof accounts)[number] }[] = []
     for (let i = 0; i < opts.conversations; i++) {
       const id = newId('cv')
       const contactId = newId('ct')
+      const account = accounts[i % accounts.length]!
+      const { accountId, inboxId, k } = account
       await scripts[0]!.run(createConversationCall(k, { id, accountId, inboxId, contactId, now: Date.now(), uid: newUid(), additionalAttributes: '{}' }))
-      convs.push({ id, contactId })
+      convs.push({ id, contactId, account })
     }
     let seq = 0
     const appendOne = (s: ReturnType<typeof createScripts>) => {
       const c = convs[seq % convs.length]!
       const n = seq++
+      const { accountId, k } = c.account
       return s.run(appendMessageCall(k, {
         conversationId: c.id, inboxId: null, accountId, senderType: 'contact', senderId: c.contactId, inboxes: null,
         content: markerContent(1, performance.now(), n), contentType: 'text', contentAttributes: '{}', private: false,
@@ -101,7 +119,9 @@ async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void) {
         hotTail: 1000, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000,
       }))
     }
-    const trim = setInterval(() => { redis.client.xtrim(k.events, 'MAXLEN', '~', 10_000).catch(() => {}) }, 1000)
+    const trim = setInterval(() => {
+      for (const a of accounts) redis.client.xtrim(a.k.events, 'MAXLEN', '~', 10_000).catch(() => {})
+    }, 1000)
     const runFor = async (seconds: number) => {
       let done = 0
       let failed = 0
@@ -114,25 +134,27 @@ async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void) {
         }
       }
       const cpu0 = process.cpuUsage()
-      const rcpu0 = await redisCpuSeconds(redis.client)
+      const nodes0 = await redis.sample()
       const t0 = performance.now()
       await Promise.all(scripts.flatMap((s) => Array.from({ length: Math.ceil(opts.inflight / scripts.length) }, () => lane(s))))
       const secs = (performance.now() - t0) / 1000
       const cpu = process.cpuUsage(cpu0)
-      return {
-        perSec: done / secs, failed, redisCpu: ((await redisCpuSeconds(redis.client)) - rcpu0) / secs,
-        clientCpu: (cpu.user + cpu.system) / 1e6 / secs,
-      }
+      const nodes = nodeFigures(nodes0, await redis.sample(), secs, done)
+      return { perSec: done / secs, failed, redisCpu: mastersCpu(nodes), clientCpu: (cpu.user + cpu.system) / 1e6 / secs, nodes }
     }
     await runFor(1) // warm-up
     const runs = []
     for (let i = 0; i < opts.reps; i++) {
-      const r = await quietly(opts, () => [redis.pid], log, () => runFor(opts.seconds))
-      log(`script: ${Math.round(r.perSec)} appends/s, redis cpu ${r.redisCpu.toFixed(2)}, client cpu ${r.clientCpu.toFixed(2)}, foreign ${r.foreignCpu}`)
+      const r = await quietly(opts, () => redis.pids(), log, () => runFor(opts.seconds))
+      log(`script on ${redis.label}: ${Math.round(r.perSec)} appends/s, redis cpu ${r.redisCpu.toFixed(2)}, client cpu ${r.clientCpu.toFixed(2)}, foreign ${r.foreignCpu}`)
+      if (mode.kind === 'cluster') log(`  per node: ${r.nodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg${n.usPerOwnMsg === null ? '' : ` (${n.usPerOwnMsg} per own msg)`}, ${n.evalshaUsPerCall ?? '–'} µs/evalsha${n.role === 'master' ? ` (${Math.round(n.evalshaShare * 100)} % of appends)` : ''}`).join('; ')}`)
       runs.push(r)
     }
     clearInterval(trim)
+    const mid = [...runs].sort((a, b) => a.perSec - b.perSec)[Math.floor(runs.length / 2)]!
     return {
+      redis: redis.label, partitions: accounts.length,
+      ...(mode.kind === 'cluster' ? { nodes: mid.nodes, projection: projectedRate(mid.nodes, mid.perSec) } : {}),
       messagesPerSec: round(median(runs.map((r) => r.perSec))), runs: runs.map((r) => round(r.perSec)),
       failed: runs.reduce((s, r) => s + r.failed, 0), foreignCpu: round(Math.max(...runs.map((r) => r.foreignCpu)), 2),
       redisCpu: round(median(runs.map((r) => r.redisCpu)), 2), clientCpu: round(median(runs.map((r) => r.clientCpu)), 2),
@@ -200,6 +222,7 @@ export async function runCeilings(opts: CeilingsOptions): Promise<Record<string,
   const before = machine()
   const log = (s: string) => { if (opts.verbose) process.stderr.write(`[ceilings] ${s}\n`) }
   if (opts.waitQuiet) await waitQuiet(() => [], log)
+  if (opts.redis.length !== 1 || opts.redis[0]?.kind !== 'single') return runScriptModes(opts, log, before)
   const script = await scriptCeiling(opts, log)
   const publish = await publishCeiling(opts, log)
   return {
@@ -207,6 +230,38 @@ export async function runCeilings(opts: CeilingsOptions): Promise<Record<string,
     foreignCpuMax: Math.max(script.foreignCpu, publish.foreignCpu),
     machine: { ...before, quiet: before.quiet.startsWith('quiet') ? otherLoad() : before.quiet },
   }
+}
+
+/** The script ceiling on each Redis mode in turn (the publish ceiling has no Redis in it). */
+async function runScriptModes(opts: CeilingsOptions, log: (s: string) => void, before: ReturnType<typeof machine>): Promise<Record<string, unknown>> {
+  const variants = []
+  for (const mode of opts.redis) {
+    if (opts.waitQuiet && variants.length > 0) await waitQuiet(() => [], log)
+    log(`--- Redis: ${modeLabel(mode)}`)
+    variants.push(await scriptCeiling(opts, log, mode))
+  }
+  const single = variants.find((v) => v.redis === 'single')
+  return {
+    scenario: 'ceilings-cluster', mode: opts.mode, seconds: opts.seconds, reps: opts.reps, partitions: opts.partitions,
+    comparison: variants.map((v) => ({
+      redis: v.redis, messagesPerSec: v.messagesPerSec, redisCpu: v.redisCpu, clientCpu: v.clientCpu,
+      redisUsPerMsg: v.messagesPerSec > 0 ? round((v.redisCpu * 1e6) / v.messagesPerSec, 1) : null,
+      vsSingle: single === undefined || single.messagesPerSec === 0 ? null : round(v.messagesPerSec / single.messagesPerSec, 2),
+      masters: (v.nodes ?? []).filter((n: NodeFigures) => n.role === 'master').map((n: NodeFigures) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, usPerOwnMsg: n.usPerOwnMsg, evalshaShare: n.evalshaShare, evalshaUsPerCall: n.evalshaUsPerCall })),
+      projection: v.projection ?? null,
+    })),
+    script: variants,
+    foreignCpuMax: Math.max(...variants.map((v) => v.foreignCpu)),
+    machine: { ...before, quiet: before.quiet.startsWith('quiet') ? otherLoad() : before.quiet },
+  }
+}
+
+export function ceilingsModesSummary(f: Record<string, unknown>): string {
+  const rows = f['comparison'] as { redis: string; messagesPerSec: number; redisCpu: number; clientCpu: number; redisUsPerMsg: number | null; masters: { usPerMsg: number; usPerOwnMsg: number | null; evalshaShare: number }[]; projection: { busiestBound: number; sumPerCore: number } | null }[]
+  return rows.map((r) => `appendMessage on ${r.redis}: ${r.messagesPerSec} msg/s (redis cpu ${r.redisCpu}, client cpu ${r.clientCpu}, ${r.redisUsPerMsg ?? '–'} µs redis/msg` +
+    (r.masters.length > 1 ? `; per master ${r.masters.map((m) => `${m.usPerOwnMsg ?? '–'} µs per own msg, ${Math.round(m.evalshaShare * 100)} %`).join(' / ')}` : '') +
+    (r.projection === null ? '' : `; a core per master: ${r.projection.busiestBound} msg/s as split, ${r.projection.sumPerCore} evenly`) + ')')
+    .join('; ') + `; ${String(f['partitions'])} partitions`
 }
 
 export function ceilingsSummary(f: Record<string, unknown>): string {
@@ -222,9 +277,10 @@ async function main(): Promise<void> {
   const figures = await runCeilings(opts)
   printLine(figures)
   if (opts.record) {
-    saveResults('ceilings', figures)
+    const scenario = String(figures['scenario'])
+    saveResults(scenario, figures)
     const m = figures['machine'] as ReturnType<typeof machine>
-    appendRow('ceilings', m, opts.mode, ceilingsSummary(figures), measuredLoad(figures, m))
+    appendRow(scenario, m, opts.mode, scenario === 'ceilings' ? ceilingsSummary(figures) : ceilingsModesSummary(figures), measuredLoad(figures, m))
   }
 }
 

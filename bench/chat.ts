@@ -6,6 +6,11 @@
 //     [--step-seconds 10] [--reps 3] [--bound-ms 50] [--conversations 2000] [--per-inbox 10]
 //     [--generators 2] [--nodes 2] [--refine 2] [--aof] [--cpu-prof DIR] [--engine-main FILE]
 //     [--wait-quiet] [--no-record]
+//     [--redis single|cluster|cluster-wait|both[,…]] [--masters 3] [--replicas 0] [--partitions N]
+// --redis other than `single`: Parley alone, once per Redis mode in turn (one instance, a local
+// cluster, a cluster with REDIS_WAIT_REPLICAS=1), the inboxes dealt over accounts in N distinct
+// partitions (default all DEFAULT_PARTITIONS, at most one per inbox; a plain run keeps one
+// account), Redis CPU per message on each master, one JSON line comparing them ("chat-cluster").
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Codec, DriverName } from './gen/drivers.js'
@@ -13,9 +18,12 @@ import type { FromGenerator, LoadGroup, StepResult, ToGenerator } from './gen/ch
 import { exitCleanlyOnSignals } from './lib/stack.js'
 import { parseArgs, type Args, type Mode } from './lib/args.js'
 import { createHistogram, summarize } from './lib/histogram.js'
-import { cpuMeter, redisCpuSeconds, redisMemoryBytes, rssBytes } from './lib/procstat.js'
+import { mastersCpu, nodeFigures, projectedRate, type NodeFigures } from './lib/nodestats.js'
+import { cpuMeter, redisMemoryBytes, rssBytes } from './lib/procstat.js'
 import { appendRow, machine, measuredLoad, median, otherLoad, printLine, round, saveResults } from './lib/report.js'
 import { foreignMeter, QUIET_CORES, waitQuiet } from './lib/quiet.js'
+import { DEFAULT_PARTITIONS } from '../lua/keys.js'
+import { modeLabel, parseRedisModes, type RedisMode } from './lib/store.js'
 import { startTarget, trimEvents, type Target } from './lib/targets.js'
 
 const GENERATOR = fileURLToPath(new URL('./gen/chat-load.js', import.meta.url))
@@ -45,14 +53,22 @@ export type ChatOptions = {
   verbose: boolean
   /** wait for a quiet machine before each rate, and redo a step that other processes disturbed */
   waitQuiet: boolean
+  /** the Redis each run uses, in turn (default one instance) */
+  redis: RedisMode[]
+  /** Parley's inboxes dealt over accounts in this many distinct partitions */
+  partitions: number
 }
 
 export function chatOptions(args: Args): ChatOptions {
   const full = args.mode === 'full'
   const prof = args.str('cpu-prof', '')
+  const redis = parseRedisModes(args.str('redis', 'single'), { masters: args.num('masters', 3), replicas: args.num('replicas', 0) })
+  const clusterRun = redis.some((m) => m.kind !== 'single')
   return {
     mode: args.mode,
-    targets: args.str('targets', 'parley,socketio').split(',').map((s) => s.trim()).filter((s): s is DriverName => s === 'parley' || s === 'socketio'),
+    redis,
+    partitions: args.num('partitions', clusterRun ? DEFAULT_PARTITIONS : 1),
+    targets: args.str('targets', clusterRun ? 'parley' : 'parley,socketio').split(',').map((s) => s.trim()).filter((s): s is DriverName => s === 'parley' || s === 'socketio'),
     codec: args.str('codec', 'json') === 'msgpack' ? 'msgpack' : 'json',
     rates: args.list('rates', full ? [250, 500, 1000, 2000, 4000, 8000, 16000, 32000] : [500, 1000, 2000, 4000, 8000, 16000]),
     stepSeconds: args.num('step-seconds', full ? 10 : 3),
@@ -87,9 +103,11 @@ export type StepFigures = {
   /** cores used meanwhile by processes that are not part of the run (should be ~0) */
   foreignCpu: number
   pass: boolean
+  /** on a cluster: every node's Redis CPU (µs per message of the run), share and EVALSHA calls */
+  redisNodes?: NodeFigures[]
 }
 
-/** Medians over the repetitions of one rate. */
+/** Medians over the repetitions of one rate (a cluster's per-node figures: the median rep's). */
 export type RateFigures = Omit<StepFigures, 'rep'> & { reps: number; p99s: (number | null)[] }
 
 export type TargetFigures = {
@@ -134,10 +152,10 @@ function log(opts: ChatOptions, text: string): void {
 }
 
 /** Runs one target through the ramp (and the equal-load step when `equalRate` is given). */
-async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own: number | null) => number | null): Promise<TargetFigures> {
+async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own: number | null) => number | null, redis: RedisMode): Promise<TargetFigures> {
   const groups = Math.max(1, Math.ceil(opts.conversations / opts.perInbox))
   const target: Target = await startTarget(name, {
-    nodes: opts.nodes, groups, agentsPerGroup: 2, aof: opts.aof,
+    nodes: opts.nodes, groups, agentsPerGroup: 2, aof: opts.aof, redis, partitions: opts.partitions,
     ...(opts.cpuProfDir === undefined ? {} : { cpuProfDir: `${opts.cpuProfDir}/${name}` }),
     ...(opts.engineMain === undefined ? {} : { engineMain: opts.engineMain }),
   })
@@ -176,13 +194,13 @@ async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own:
 
     let stepNo = 0
     const meter = cpuMeter(serverPids)
-    const ours = () => [...serverPids(), target.redis.pid, ...gens.map((g) => g.proc.pid ?? 0)]
+    const ours = () => [...serverPids(), ...target.redis.pids(), ...gens.map((g) => g.proc.pid ?? 0)]
     const foreign = foreignMeter(ours)
     const runStep = async (rate: number, rep: number): Promise<StepFigures> => {
       const step = ++stepNo
       meter.mark()
       foreign.mark()
-      const redisCpu0 = await redisCpuSeconds(target.redis.client)
+      const redis0 = await target.redis.sample()
       const t0 = performance.now()
       for (const [i, g] of gens.entries()) {
         const share = rate / gens.length
@@ -197,7 +215,7 @@ async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own:
       }
       const serverCpu = meter.read()
       const foreignCpu = foreign.read()
-      const redisCpu = ((await redisCpuSeconds(target.redis.client)) - redisCpu0) / wall
+      const redis1 = await target.redis.sample()
       const hist = createHistogram()
       let sent = 0, acked = 0, delivered = 0, echoes = 0, late = 0, lag = 0, genCpu = 0, loopP99 = 0, loopMax = 0
       const errorCodes: Record<string, number> = {}
@@ -211,6 +229,8 @@ async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own:
         for (const [k, v] of Object.entries(r.errors)) errorCodes[k] = (errorCodes[k] ?? 0) + v
       }
       const errors = Object.values(errorCodes).reduce((s, v) => s + v, 0)
+      const redisNodes = nodeFigures(redis0, redis1, wall, sent)
+      const redisCpu = mastersCpu(redisNodes)
       const expected = sent * 2
       const s = summarize(hist)
       const deliveredPct = expected === 0 ? 0 : (delivered / expected) * 100
@@ -225,8 +245,10 @@ async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own:
         serverUsPerMsg: perMsg(serverCpu), redisUsPerMsg: perMsg(redisCpu), generatorUsPerMsg: perMsg(genCpu),
         totalCpu: round(serverCpu + redisCpu + genCpu, 2), foreignCpu: round(foreignCpu, 2),
         pass: s.p99 !== null && s.p99 <= opts.boundMs && deliveredPct >= opts.minDeliveredPct && errors === 0,
+        ...(redis.kind === 'cluster' ? { redisNodes } : {}),
       }
       log(opts, `${name} ${rate}/s rep ${rep}: p50 ${fig.p50} p99 ${fig.p99} p99.9 ${fig.p999} ms, delivered ${fig.deliveredPct}%, errors ${errors}${errors > 0 ? ` ${JSON.stringify(errorCodes)}` : ''}, gen loop delay p99 ${fig.genLoopDelayP99Ms} max ${fig.genLoopDelayMaxMs} ms, cpu server ${fig.serverCpu} redis ${fig.redisCpu} gen ${fig.generatorCpu} (µs/msg ${fig.serverUsPerMsg}/${fig.redisUsPerMsg}/${fig.generatorUsPerMsg}), foreign ${fig.foreignCpu} → ${fig.pass ? 'pass' : 'FAIL'}`)
+      if (redis.kind === 'cluster') log(opts, `  redis nodes: ${redisNodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg${n.usPerOwnMsg === null ? '' : ` ${n.usPerOwnMsg} per own msg`}${n.role === 'master' ? ` (${Math.round(n.cpuShare * 100)} % cpu, ${Math.round(n.evalshaShare * 100)} % evalsha)` : ''}`).join(', ')}`)
       await new Promise((r) => setTimeout(r, 500))
       return fig
     }
@@ -291,7 +313,7 @@ async function runTarget(opts: ChatOptions, name: DriverName, equalRateOf: (own:
         rssPerConnKB: round((connRss - baselineRss) / (widgets + agents) / 1024, 2),
       },
       maxRate: atMax?.rate ?? null, atMax, firstFail, ramp, equalLoad,
-      redisMemoryMB: round((await redisMemoryBytes(target.redis.client)) / 1048576, 1),
+      redisMemoryMB: round((await Promise.all(target.redis.nodes.filter((n) => n.role === 'master').map((n) => redisMemoryBytes(n.conn)))).reduce((a, b) => a + b, 0) / 1048576, 1),
     }
   } finally {
     stopTrim()
@@ -314,6 +336,7 @@ function medianOf(reps: StepFigures[], opts: ChatOptions): RateFigures {
   }
   const n = (f: (s: StepFigures) => number) => round(median(reps.map(f)), 3)
   const p99 = m((s) => s.p99)
+  const medianRep = [...reps].sort((a, b) => a.sentPerSec - b.sentPerSec)[Math.floor(reps.length / 2)]
   const deliveredPct = n((s) => s.deliveredPct)
   const errors = n((s) => s.errors)
   const errorCodes: Record<string, number> = {}
@@ -329,10 +352,18 @@ function medianOf(reps: StepFigures[], opts: ChatOptions): RateFigures {
     serverUsPerMsg: n((s) => s.serverUsPerMsg), redisUsPerMsg: n((s) => s.redisUsPerMsg), generatorUsPerMsg: n((s) => s.generatorUsPerMsg),
     totalCpu: n((s) => s.totalCpu), foreignCpu: n((s) => s.foreignCpu),
     pass: p99 !== null && p99 <= opts.boundMs && deliveredPct >= opts.minDeliveredPct && errors === 0,
+    ...(medianRep?.redisNodes === undefined ? {} : { redisNodes: medianRep.redisNodes }),
   }
 }
 
 export async function runChat(opts: ChatOptions): Promise<Record<string, unknown>> {
+  const only = opts.redis[0]
+  if (opts.redis.length === 1 && only?.kind === 'single') return runChatOn(opts, only)
+  return runChatModes(opts)
+}
+
+/** The chat scenario on one Redis mode: the peer, if asked, only on one instance. */
+async function runChatOn(opts: ChatOptions, redis: RedisMode): Promise<Record<string, unknown>> {
   const started = Date.now()
   const before = machine()
   // the peer first: its highest rate sets the equal-load point (50 %) for both systems
@@ -347,7 +378,7 @@ export async function runChat(opts: ChatOptions): Promise<Record<string, unknown
       // a peer that fails even the lowest rate is compared at half of that rate
       if (name === 'socketio') return Math.round((own ?? (opts.rates[0] ?? 250) / 2) / 2)
       return peerMax === null ? null : Math.round(peerMax / 2)
-    })
+    }, redis)
     if (name === 'socketio') peerMax = fig.maxRate
     results[name] = fig
   }
@@ -356,9 +387,9 @@ export async function runChat(opts: ChatOptions): Promise<Record<string, unknown
   const ratio = (a: number | null | undefined, b: number | null | undefined, digits = 2) =>
     a === null || a === undefined || b === null || b === undefined || b === 0 ? null : round(a / b, digits)
   const figures: Record<string, unknown> = {
-    scenario: 'chat', mode: opts.mode, codec: opts.codec, boundMs: opts.boundMs, minDeliveredPct: opts.minDeliveredPct,
+    scenario: 'chat', redis: modeLabel(redis), mode: opts.mode, codec: opts.codec, boundMs: opts.boundMs, minDeliveredPct: opts.minDeliveredPct,
     conversations: opts.conversations, perInbox: opts.perInbox, agentsPerInbox: 2, nodes: opts.nodes, generators: opts.generators,
-    stepSeconds: opts.stepSeconds, reps: opts.reps, aof: opts.aof,
+    stepSeconds: opts.stepSeconds, reps: opts.reps, aof: opts.aof, partitions: opts.partitions,
     parley: p ?? null, socketio: s ?? null,
     ratios: {
       maxRate: ratio(p?.maxRate, s?.maxRate),
@@ -372,6 +403,54 @@ export async function runChat(opts: ChatOptions): Promise<Record<string, unknown
     machine: { ...before, quiet: before.quiet.startsWith('quiet') ? otherLoad() : before.quiet },
   }
   return figures
+}
+
+/** Parley on each Redis mode in turn, minutes apart on the same box: one line that compares them. */
+async function runChatModes(opts: ChatOptions): Promise<Record<string, unknown>> {
+  const started = Date.now()
+  const before = machine()
+  const variants: Record<string, unknown>[] = []
+  for (const redis of opts.redis) {
+    log(opts, `--- Redis: ${modeLabel(redis)}`)
+    const targets = opts.targets.filter((t) => t === 'parley' || redis.kind === 'single')
+    variants.push(await runChatOn({ ...opts, targets }, redis))
+  }
+  return {
+    scenario: 'chat-cluster', mode: opts.mode, codec: opts.codec, boundMs: opts.boundMs, conversations: opts.conversations,
+    partitions: Math.min(opts.partitions, Math.ceil(opts.conversations / opts.perInbox)),
+    nodes: opts.nodes, generators: opts.generators, stepSeconds: opts.stepSeconds, reps: opts.reps,
+    comparison: variants.map(chatModeRow), variants,
+    foreignCpuMax: Math.max(0, ...variants.map((v) => Number(v['foreignCpuMax'] ?? 0))),
+    seconds: round((Date.now() - started) / 1000),
+    machine: { ...before, quiet: before.quiet.startsWith('quiet') ? otherLoad() : before.quiet },
+  }
+}
+
+/** One Redis mode's Parley figures in brief: max rate, Redis CPU per message on each master, p99 by rate (WAIT's cost). */
+export function chatModeRow(v: Record<string, unknown>): Record<string, unknown> {
+  const p = v['parley'] as TargetFigures | null
+  // the per-master figures at the highest passing rate (at the first failing one when none passed)
+  const at = p?.atMax ?? p?.firstFail ?? null
+  const nodes = at?.redisNodes ?? []
+  return {
+    redis: v['redis'], maxRate: p?.maxRate ?? null, p99AtMax: p?.atMax?.p99 ?? null, figuresAtRate: at?.rate ?? null,
+    serverUsPerMsg: at?.serverUsPerMsg ?? null, redisUsPerMsg: at?.redisUsPerMsg ?? null, redisCpu: at?.redisCpu ?? null,
+    masters: nodes.filter((n) => n.role === 'master').map((n) => ({ port: n.port, cpu: n.cpu, usPerMsg: n.usPerMsg, usPerOwnMsg: n.usPerOwnMsg, cpuShare: n.cpuShare, evalshaShare: n.evalshaShare })),
+    replicasCpu: round(nodes.filter((n) => n.role === 'replica').reduce((s, n) => s + n.cpu, 0), 3),
+    /** Redis alone: what the masters would carry each on a core (engines need cores of their own besides) */
+    redisProjection: at === null || nodes.length === 0 ? null : projectedRate(nodes, at.sentPerSec),
+    p99ByRate: Object.fromEntries((p?.ramp ?? []).map((r) => [r.rate, r.p99])),
+  }
+}
+
+export function chatModesSummary(f: Record<string, unknown>): string {
+  const rows = f['comparison'] as Record<string, unknown>[]
+  return rows.map((r) => {
+    const masters = (r['masters'] as { usPerOwnMsg: number | null; cpuShare: number }[])
+    const per = masters.length > 1 ? `, per master ${masters.map((m) => `${m.usPerOwnMsg ?? '–'} µs per own msg (${Math.round(m.cpuShare * 100)} % of cpu)`).join(' / ')}` : ''
+    const p99s = Object.entries(r['p99ByRate'] as Record<string, number | null>).map(([rate, p99]) => `${rate}/s ${p99 ?? '–'} ms`).join(', ')
+    return `${String(r['redis'])}: max ${String(r['maxRate'] ?? '<min')}/s (p99 ${String(r['p99AtMax'] ?? '–')} ms, redis ${String(r['redisUsPerMsg'] ?? '–')} µs/msg${per}); p99 by rate ${p99s}`
+  }).join('; ') + `; ${String(f['conversations'])} conversations, ${String(f['reps'])}× ${String(f['stepSeconds'])} s steps`
 }
 
 export function chatSummary(f: Record<string, unknown>): string {
@@ -395,9 +474,10 @@ async function main(): Promise<void> {
   const figures = await runChat(opts)
   printLine(figures)
   if (opts.record) {
-    saveResults('chat', figures)
+    const scenario = String(figures['scenario'])
+    saveResults(scenario, figures)
     const m = figures['machine'] as ReturnType<typeof machine>
-    appendRow('chat', m, opts.mode, chatSummary(figures), measuredLoad(figures, m))
+    appendRow(scenario, m, opts.mode, scenario === 'chat' ? chatSummary(figures) : chatModesSummary(figures), measuredLoad(figures, m))
   }
 }
 

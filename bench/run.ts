@@ -17,6 +17,8 @@ async function main(): Promise<void> {
   exitCleanlyOnSignals()
   const args = parseArgs(process.argv.slice(2), process.env)
   const only = args.str('only', 'ceilings,chat,connections').split(',')
+  // the record is one instance; cluster comparisons are their own runs (bench:ceilings / bench:chat --redis)
+  if (args.str('redis', 'single') !== 'single') throw new Error('npm run bench records one instance: run bench:ceilings or bench:chat with --redis')
   const started = Date.now()
   const scenarios = [
     { name: 'ceilings', run: () => runCeilings(ceilingsOptions(args)), summary: ceilingsSummary },

@@ -32,10 +32,21 @@ export function exitCleanlyOnSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130))
 }
 
+/** A temp dir removed at exit (see exitCleanlyOnSignals) unless `removeTempDir` removed it before. */
+export async function benchTempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  tempDirs.add(dir)
+  return dir
+}
+
+export async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+  tempDirs.delete(dir)
+}
+
 /** A throwaway redis-server. Persistence is off unless `aof` (the same for Parley, peer and ceilings). */
 export async function startBenchRedis(opts: { aof?: boolean } = {}): Promise<BenchRedis> {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-bench-redis-'))
-  tempDirs.add(dir)
+  const dir = await benchTempDir('parley-bench-redis-')
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
     try {
@@ -46,13 +57,12 @@ export async function startBenchRedis(opts: { aof?: boolean } = {}): Promise<Ben
         stop: async () => {
           client.disconnect()
           await server.stop()
-          await rm(dir, { recursive: true, force: true })
-          tempDirs.delete(dir)
+          await removeTempDir(dir)
         },
       }
     } catch (err) {
       if (attempt >= 3 || !/in use|another/i.test((err as Error).message)) {
-        await rm(dir, { recursive: true, force: true })
+        await removeTempDir(dir)
         throw err
       }
     }
@@ -96,18 +106,21 @@ export async function startNodeServer(opts: {
   return { name: opts.name, pid: child.pid, port, http, ws: `ws://127.0.0.1:${port}`, child, stop: async () => { await child.stop() } }
 }
 
-/** Engine settings for load: connection/op/flood limits out of the way, warn-level logs. */
-export function engineEnv(redisUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * Engine settings for load: connection/op/flood limits out of the way, warn-level logs. `redis`: a
+ * URL, or the env naming a cluster (REDIS_CLUSTER_NODES …, bench/lib/store.ts).
+ */
+export function engineEnv(redis: string | Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    REDIS_URL: redisUrl, ADMIN_TOKEN, LOG_LEVEL: 'warn',
+    ...(typeof redis === 'string' ? { REDIS_URL: redis } : redis), ADMIN_TOKEN, LOG_LEVEL: 'warn',
     CONN_RATE_POINTS: '1000000', CONN_RATE_WINDOW_SEC: '1', OPS_PER_SECOND: '1000000', MESSAGES_PER_MINUTE: '1000000',
     ...extra,
   }
 }
 
-export function startEngine(redisUrl: string, opts: { name?: string; env?: Record<string, string>; nodeArgs?: string[]; port?: number; script?: string } = {}): Promise<Proc> {
+export function startEngine(redis: string | Record<string, string>, opts: { name?: string; env?: Record<string, string>; nodeArgs?: string[]; port?: number; script?: string } = {}): Promise<Proc> {
   return startNodeServer({
-    name: opts.name ?? 'engine', script: opts.script ?? ENGINE_MAIN, env: engineEnv(redisUrl, opts.env), readyPath: '/readyz',
+    name: opts.name ?? 'engine', script: opts.script ?? ENGINE_MAIN, env: engineEnv(redis, opts.env), readyPath: '/readyz',
     ...(opts.nodeArgs === undefined ? {} : { nodeArgs: opts.nodeArgs }),
     ...(opts.port === undefined ? {} : { port: opts.port }),
   })
