@@ -33,10 +33,16 @@ async function allHistory(c: Client, conversationId: string): Promise<Json[]> {
 }
 
 t.test('conversation lifecycle on a 3-master cluster', async (t) => {
+  // sweeps (queue drain, eviction passes) and the scheduler every 500 ms: quick enough for the
+  // waits below, light enough for 2 engines × 64 partitions on a small machine
   const s = await clusterStack(t, {
-    env: { SCHEDULER_MS: '250', SWEEP_MS: '250', PRESENCE_GRACE_MS: '1500', RETENTION_MS: String(RETENTION_MS), OPS_PER_SECOND: '10000', WEBHOOKS_ALLOW_PRIVATE: '1' },
+    env: { SCHEDULER_MS: '500', SWEEP_MS: '500', RETENTION_MS: String(RETENTION_MS), OPS_PER_SECOND: '10000', WEBHOOKS_ALLOW_PRIVATE: '1' },
   })
   const { nodeA, nodeB, client } = s
+  // the dispatcher starts with the stack, as `npm start` runs it; its test comes last (so on a
+  // loaded machine its start, migrations included, has the other tests' time)
+  const dispatcher = startDispatcher(t, '', s.pg.url, { REDIS_CLUSTER_NODES: s.cluster.seeds }, 60_000)
+  dispatcher.catch(() => {}) // awaited (and failed) by the webhooks test
   // autoAssign off, so no assignment activity joins the messages these tests count
   const { onDistinctMasters: quiet } = await s.spreadTenants(2, { agents: 2, inbox: { autoAssign: false } })
   t.equal(quiet.length, 2, 'tenants on two different masters')
@@ -114,7 +120,7 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
     const cappedConv = convs.find((c) => c['assigneeId'] === capped) as Json
     await ok(agents[1] as Client, 'conversation.status', { conversationId: cappedConv['id'], status: 'resolved' })
     const cappedSocket = agents[0] as Client
-    const drained = await cappedSocket.waitFor(isEvent('conversation.updated', (d) => d['conversation'].id === queued['id'] && d['conversation'].assigneeId === capped), 10_000)
+    const drained = await cappedSocket.waitFor(isEvent('conversation.updated', (d) => d['conversation'].id === queued['id'] && d['conversation'].assigneeId === capped), 15_000)
     t.ok(drained, 'the queued conversation goes to the agent whose capacity freed, within a sweep')
     t.equal(await client.zscore(s.keysOf(accountId).inboxQueue(tenant.inbox['id'] as string), queued['id'] as string), null, 'off the queue')
     const log = await allHistory(cappedSocket, queued['id'] as string)
@@ -133,7 +139,7 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
     const until1 = Date.now() + 1500
     t.match(await ok(agent, 'conversation.status', { conversationId: convId, status: 'snoozed', snoozedUntil: until1 }), { conversation: { status: 'snoozed', snoozedUntil: until1 } })
     t.equal(Number(await client.zscore(k.snoozed, convId)), until1, 'on the wake-up schedule')
-    const woke = await watcher.waitFor(isEvent('conversation.updated', (d) => d['conversation'].id === convId && d['conversation'].status === 'open'), 10_000)
+    const woke = await watcher.waitFor(isEvent('conversation.updated', (d) => d['conversation'].id === convId && d['conversation'].status === 'open'), 15_000)
     t.ok(Date.now() >= until1, 'not before its time')
     t.match(woke['data'], { conversation: { status: 'open', snoozedUntil: null }, changed: ['status', 'snoozedUntil'] }, 'the agent on the other node hears the wake-up')
     await agent.waitFor(isEvent('message.created', (d) => d['message'].conversationId === convId && d['message'].content === WOKE), 5000)
@@ -157,7 +163,11 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
       const owner = s.cluster.node(await s.cluster.ownerOf(slot))
       return ((await owner.call('CLUSTER', 'GETKEYSINSLOT', slot, 100_000)) as string[]).filter((key) => key.includes(id))
     }
-    const gone = (key: string, what: string) => eventually(async () => ((await client.exists(key)) === 0 ? true : undefined), 15_000).then(() => t.pass(what))
+    // archived first (the archiver's lag), then the next eviction pass; a timeout says why it stayed
+    const metrics = async () => (await Promise.all([nodeA.http, nodeB.http, `http://127.0.0.1:${s.archiver.port}`].map(async (u) => (await fetch(`${u}/metrics`)).text())))
+      .join('\n').split('\n').filter((l) => /^parley_(eviction_skipped|conversations_evicted|contacts_evicted|archiver_lag|archiver_events_total)/.test(l))
+    const gone = (key: string, what: string) => eventually(async () => ((await client.exists(key)) === 0 ? true : undefined), 30_000)
+      .then(() => t.pass(what), async (err: unknown) => { throw new Error(`${what}: ${String(err)}; ${key} stays; ${(await metrics()).join('; ')}`) })
     const hash = createHmac('sha256', tenant.inbox['hmacSecret'] as string).update('vip-7').digest('hex')
     const identified = { identifier: 'vip-7', identifier_hash: hash }
     const agent = await s.open(s.urls(nodeA, tenant).agent())
@@ -200,7 +210,7 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
   })
 
   await t.test('webhooks: the dispatcher on the cluster delivers each message once, signed', async (t) => {
-    await startDispatcher(t, '', s.pg.url, { REDIS_CLUSTER_NODES: s.cluster.seeds })
+    await dispatcher
     const receiver = await startReceiver(t)
     const sent = new Map<string, { accountId: string; secret: string }>()
     const secrets = new Map<string, string>()
@@ -220,7 +230,7 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
       }
     }
     const ofOurs = () => receiver.received.filter((r) => sent.has(r.body['data']?.message?.id))
-    await until(() => (new Set(ofOurs().map((r) => r.body['data'].message.id)).size === sent.size ? true : undefined), 20_000, 'every message delivered')
+    await until(() => (new Set(ofOurs().map((r) => r.body['data'].message.id)).size === sent.size ? true : undefined), 30_000, 'every message delivered')
     const sql = postgres(s.pg.url, { max: 1, onnotice: () => {} })
     t.teardown(() => sql.end({ timeout: 2 }))
     const ids = [...secrets.keys()]
