@@ -1,10 +1,14 @@
 // The webhook dispatcher's configuration, parsed from an environment object (pure: main.ts passes
 // process.env, tests a plain object). Every bad variable is reported at once.
+import type { RedisTarget } from '../../lua/client.js';
 import { loadConfig as loadArchiverConfig, LOG_LEVELS, type Env, type LogLevel } from '../config.js';
 
 export type DispatcherConfig = {
   databaseUrl: string;
+  /** REDIS_URL; '' in cluster mode */
   redisUrl: string;
+  /** one instance (REDIS_URL) or a cluster (REDIS_CLUSTER_NODES), as the archiver reads them */
+  redis: RedisTarget;
   /** /healthz, /readyz, /metrics; 0 = any free port */
   port: number;
   partitions: number;
@@ -33,16 +37,18 @@ export type DispatcherConfig = {
   allowPrivate: boolean;
   /** delivered deliveries are kept this long (then deleted); dead letters are kept until replayed or the webhook goes */
   keepDeliveredMs: number;
-  /** typing webhooks: SUBSCRIBE to the partition fan-out channels (best effort; sees nothing of sharded SPUBLISH on a Redis Cluster) */
+  /** typing webhooks: SUBSCRIBE to the partition fan-out channels (best effort; off on a Redis Cluster, whose fan-out is sharded SPUBLISH) */
   typing: boolean;
 };
 
 export type ConfigResult = { ok: true; config: DispatcherConfig } | { ok: false; errors: string[] };
 
 export function loadConfig(env: Env): ConfigResult {
-  // DATABASE_URL, REDIS_URL, PARTITIONS, LOG_LEVEL, BATCH_SIZE, BATCH_MS: parsed exactly as the archiver does
+  // DATABASE_URL, REDIS_URL or REDIS_CLUSTER_NODES (+ REDIS_CLUSTER_PASSWORD), PARTITIONS, LOG_LEVEL,
+  // BATCH_SIZE, BATCH_MS: parsed exactly as the archiver does
   const base = loadArchiverConfig({
-    DATABASE_URL: env['DATABASE_URL'], REDIS_URL: env['REDIS_URL'], PARTITIONS: env['PARTITIONS'], LOG_LEVEL: env['LOG_LEVEL'],
+    DATABASE_URL: env['DATABASE_URL'], REDIS_URL: env['REDIS_URL'], REDIS_CLUSTER_NODES: env['REDIS_CLUSTER_NODES'],
+    REDIS_CLUSTER_PASSWORD: env['REDIS_CLUSTER_PASSWORD'], PARTITIONS: env['PARTITIONS'], LOG_LEVEL: env['LOG_LEVEL'],
     BATCH_SIZE: env['WEBHOOKS_BATCH_SIZE'], BATCH_MS: env['WEBHOOKS_BATCH_MS'],
   });
   const errors: string[] = base.ok ? [] : base.errors.map((e) => e.replace(/^BATCH_/, 'WEBHOOKS_BATCH_'));
@@ -72,10 +78,12 @@ export function loadConfig(env: Env): ConfigResult {
   const timeoutMs = int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
   const leaseMs = int('WEBHOOK_LEASE_MS', Math.max(60_000, timeoutMs * 3), 200, 3_600_000);
   if (leaseMs <= timeoutMs) errors.push('WEBHOOK_LEASE_MS must be longer than WEBHOOK_TIMEOUT_MS');
+  const cluster = base.ok && base.config.redis.kind === 'cluster';
   const retryBaseMs = int('WEBHOOK_RETRY_BASE_MS', 10_000, 1, 3_600_000);
   const config: DispatcherConfig = {
     databaseUrl: base.ok ? base.config.databaseUrl : '',
     redisUrl: base.ok ? base.config.redisUrl : '',
+    redis: base.ok ? base.config.redis : { kind: 'single', url: '' },
     port: int('WEBHOOKS_PORT', 8082, 0, 65535),
     partitions: base.ok ? base.config.partitions : 16,
     logLevel: base.ok ? base.config.logLevel : 'info',
@@ -95,8 +103,9 @@ export function loadConfig(env: Env): ConfigResult {
     responseCapBytes: int('WEBHOOK_RESPONSE_CAP_BYTES', 16_384, 0, 1_048_576),
     allowPrivate: flag('WEBHOOKS_ALLOW_PRIVATE'),
     keepDeliveredMs: int('WEBHOOK_KEEP_DELIVERED_MS', 7 * 86_400_000, 0, 365 * 86_400_000),
-    typing: flag('WEBHOOKS_TYPING', true),
+    typing: flag('WEBHOOKS_TYPING', !cluster),
   };
+  if (cluster && config.typing) errors.push('WEBHOOKS_TYPING=1 needs REDIS_URL (one instance): on a Redis Cluster typing is sharded SPUBLISH, which the typing intake cannot hear');
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }
 

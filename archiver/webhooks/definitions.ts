@@ -2,7 +2,7 @@
 // webhooks, cached until the intake reads a webhook.* entry of that account on the stream (so a
 // change applies from its place in the stream on) or for `ttlMs` at most; and deactivation after
 // a 410, written like the engine writes any change: hash and stream event in one MULTI.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../lua/client.js';
 import { eventFields } from '../../lua/codec.js';
 import { keysFor, partitionOf } from '../../lua/keys.js';
 import { webhookFrom, webhookHash, webhookPublic, type WebhookDef } from '../../lua/webhooks.js';

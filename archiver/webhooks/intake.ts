@@ -8,7 +8,7 @@
 // PostgreSQL down: the batch is retried with backoff, nothing acknowledged meanwhile.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from '../../lua/client.js';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import { parseEvent } from '../../lua/codec.js';
@@ -141,7 +141,7 @@ export function createIntake(deps: IntakeDeps) {
 
   const runPartition = async (p: number): Promise<void> => {
     const stream = keysFor(p).events;
-    const reader = redis.duplicate({ connectionName: `parley-webhooks-p${p}`, maxRetriesPerRequest: null });
+    const reader = duplicateClient(redis, { name: `parley-webhooks-p${p}`, maxRetriesPerRequest: null });
     readers.add(reader);
     reader.on('error', (err: Error) => log.debug({ err, partition: p }, 'reader connection error'));
     let groupReady = false;

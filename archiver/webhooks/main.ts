@@ -4,7 +4,7 @@
 // /readyz and /metrics like the archiver. The only file of the dispatcher that reads process.env.
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { connectRedis, describeTarget } from '../../lua/client.js';
 import postgres from 'postgres';
 import { safeUrl } from '../config.js';
 import { createHttpServer } from '../http.js';
@@ -37,7 +37,7 @@ const sql = postgres(config.databaseUrl, {
   backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
   onnotice: (notice) => log.debug({ notice: notice.message }, 'postgres notice'),
 });
-const redis = new Redis(config.redisUrl, { connectionName: 'parley-webhooks' });
+const redis = connectRedis(config.redis, { name: 'parley-webhooks' });
 redis.on('error', (err: Error) => log.debug({ err }, 'redis connection error'));
 
 const metrics = createDispatcherMetrics();
@@ -115,7 +115,7 @@ handleProcessSignals(log, shutdown);
 try {
   const port = await server.listen(config.port);
   metrics.up.set(1);
-  log.info({ port, postgres: safeUrl(config.databaseUrl), redis: safeUrl(config.redisUrl), partitions: config.partitions }, `webhook dispatcher listening on port ${port}`);
+  log.info({ port, postgres: safeUrl(config.databaseUrl), redis: config.redis.kind === 'single' ? safeUrl(config.redisUrl) : describeTarget(config.redis), partitions: config.partitions }, `webhook dispatcher listening on port ${port}`);
   await migrate();
 } catch (err) {
   log.fatal({ err }, 'webhook dispatcher failed to start');

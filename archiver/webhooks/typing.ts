@@ -3,12 +3,12 @@
 // so this subscribes to them and queues a delivery for each typing notice, best effort: typing
 // that happens while the dispatcher is down or unsubscribed (or PostgreSQL is unreachable) is not
 // delivered later: typing is not in the notice log, so there is nothing to catch up from. A classic
-// SUBSCRIBE: on a Redis Cluster with sharded channels (SPUBLISH) it sees nothing; WEBHOOKS_TYPING=0
-// turns it off. Once queued it is a delivery like any other (signed, retried, dead-lettered),
+// SUBSCRIBE: a Redis Cluster's sharded channels (SPUBLISH) it would not hear, so it is off there
+// (config.ts); WEBHOOKS_TYPING=0 turns it off anywhere. Once queued it is a delivery like any other (signed, retried, dead-lettered),
 // in a lane of its own per conversation, so a typing delivery never holds a message back. `data`
 // is the protocol's typing event data, `{conversationId, on, sender}`.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from '../../lua/client.js';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import { noticeId, splitNotice } from '../../lua/codec.js';
@@ -24,7 +24,7 @@ export function createTypingIntake(deps: {
 }) {
   const { sql, definitions } = deps;
   const log = deps.log.child({ part: 'typing' });
-  const sub = deps.redis.duplicate({ connectionName: 'parley-webhooks-typing', maxRetriesPerRequest: null });
+  const sub = duplicateClient(deps.redis, { name: 'parley-webhooks-typing', maxRetriesPerRequest: null });
   sub.on('error', (err: Error) => log.debug({ err }, 'subscriber connection error'));
   let seq = 0;
 

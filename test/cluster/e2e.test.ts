@@ -2,15 +2,10 @@
 // engine nodes and the archiver with REDIS_CLUSTER_NODES, tenants whose partitions sit on every
 // master. Fan-out across nodes goes through shard channels only: no master ever runs PUBLISH.
 import t from 'tap'
-import { Cluster } from 'ioredis'
-import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
-import { keySlot } from '../../lua/slot.js'
-import { createTenant, type Json, type Tenant } from '../helpers/admin.js'
-import { connect, type Client } from '../helpers/client.js'
-import { startTestCluster } from '../helpers/cluster.js'
-import { ADMIN_TOKEN, startEngine } from '../helpers/engine.js'
-import { startTestPostgres } from '../helpers/stack.js'
-import { startArchiver } from '../archiver/proc.js'
+import type { Json, Tenant } from '../helpers/admin.js'
+import { connect } from '../helpers/client.js'
+import { ADMIN_TOKEN } from '../helpers/engine.js'
+import { clusterStack } from './fixture.js'
 
 const isMsg = (conversationId: string, content: string) => (f: Json) =>
   f['op'] === 'event' && f['type'] === 'message.created' && f['data']?.message?.conversationId === conversationId && f['data'].message.content === content
@@ -22,32 +17,10 @@ async function calls(node: { info(section: string): Promise<string> }, command: 
 }
 
 t.test('two engines and the archiver on a 3-master cluster', async (t) => {
-  const cluster = await startTestCluster(t)
-  const pg = await startTestPostgres(t)
-  const env = { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.seeds, DATABASE_URL: pg.url, CONN_RATE_POINTS: '10000', HOT_TAIL: '10' }
-  const nodeA = await startEngine(t, { redisUrl: '', env })
-  const nodeB = await startEngine(t, { redisUrl: '', env })
-  const archiver = await startArchiver(t, '', pg.url, { REDIS_CLUSTER_NODES: cluster.seeds })
-  const client = new Cluster(cluster.seeds.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })))
-  t.teardown(() => client.disconnect())
-  const clients: Client[] = []
-  t.teardown(() => Promise.all(clients.map((c) => c.close())))
-  const track = (c: Client) => (clients.push(c), c)
-
+  const { cluster, nodeA, nodeB, archiver, track, spreadTenants } = await clusterStack(t)
   // tenants until their partitions sit on all three masters
-  const tenants: Tenant[] = []
-  const masterOf = async (accountId: string) => {
-    const slot = keySlot(keysFor(partitionOf(accountId, DEFAULT_PARTITIONS)).events)
-    const slots = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]
-    return slots.find(([a, b]) => slot >= a && slot <= b)?.[2][1]
-  }
-  const covered = new Set<number | undefined>()
-  while (covered.size < 3 && tenants.length < 30) {
-    const tenant = await createTenant(tenants.length % 2 === 0 ? nodeA.http : nodeB.http, { agents: 2 })
-    tenants.push(tenant)
-    covered.add(await masterOf(tenant.account['id'] as string))
-  }
-  t.equal(covered.size, 3, `${tenants.length} tenants live on all three masters`)
+  const { tenants, onDistinctMasters } = await spreadTenants(3)
+  t.equal(onDistinctMasters.length, 3, `${tenants.length} tenants live on all three masters`)
 
   await t.test('open, send and fan-out across nodes, for a tenant on every master', async (t) => {
     for (const tenant of tenants) {

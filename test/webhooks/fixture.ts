@@ -81,7 +81,8 @@ export async function startReceiver(t: T, host = '127.0.0.1', path = '/hook'): P
 
 export type Dispatcher = { port: number; proc: () => Proc; kill9: () => Promise<void>; stop: () => Promise<void>; start: () => Promise<void>; metrics: () => Promise<string> }
 
-export async function startDispatcher(t: T, redisUrl: string, databaseUrl: string, env: Record<string, string> = {}): Promise<Dispatcher> {
+/** `readyMs`: how long its /readyz may take (migrations included) before this rejects */
+export async function startDispatcher(t: T, redisUrl: string, databaseUrl: string, env: Record<string, string> = {}, readyMs = 20_000): Promise<Dispatcher> {
   const port = await freePort()
   const full = {
     REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, WEBHOOKS_PORT: String(port), LOG_LEVEL: 'warn', WEBHOOKS_BATCH_MS: '50',
@@ -90,7 +91,7 @@ export async function startDispatcher(t: T, redisUrl: string, databaseUrl: strin
   let proc: Proc | undefined
   const start = async () => {
     proc = runArchiver('webhooks/main', full)
-    await pollUntil(`http://127.0.0.1:${port}/readyz`, (r) => r.status === 200)
+    await pollUntil(`http://127.0.0.1:${port}/readyz`, (r) => r.status === 200, readyMs)
   }
   const stop = async () => {
     if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return
