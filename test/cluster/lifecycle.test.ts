@@ -7,7 +7,7 @@ import t from 'tap'
 import postgres from 'postgres'
 import { verifySignature } from '../../archiver/webhooks/sign.js'
 import { adminPost, type Json, type Tenant } from '../helpers/admin.js'
-import type { Client } from '../helpers/client.js'
+import { fullHistory, type Client } from '../helpers/client.js'
 import { ADMIN_TOKEN } from '../helpers/engine.js'
 import { eventually } from '../e2e/fixture.js'
 import { startDispatcher, startReceiver, until } from '../webhooks/fixture.js'
@@ -19,18 +19,8 @@ const isEvent = (type: string, pred: (d: Json) => boolean) => (f: Json) => f['op
 const texts = (msgs: Json[]) => msgs.map((m) => m['content'] as string)
 
 /** every message of a conversation through `history`, paging back into PostgreSQL */
-async function allHistory(c: Client, conversationId: string): Promise<Json[]> {
-  const pages: Json[][] = []
-  let before: string | undefined
-  for (let i = 0; i < 50; i++) {
-    const d = await ok(c, 'history', { conversationId, limit: 4, ...(before === undefined ? {} : { before }) })
-    const messages = d['messages'] as Json[]
-    pages.unshift(messages)
-    if (d['more'] !== true || messages.length === 0) break
-    before = messages[0]?.['id'] as string
-  }
-  return pages.flat().map((m) => ({ id: m['id'], type: m['type'], content: m['content'], private: m['private'], sender: m['sender'], createdAt: m['createdAt'] }))
-}
+const allHistory = async (c: Client, conversationId: string): Promise<Json[]> =>
+  (await fullHistory(c, conversationId)).map((m) => ({ id: m['id'], type: m['type'], content: m['content'], private: m['private'], sender: m['sender'], createdAt: m['createdAt'] }))
 
 t.test('conversation lifecycle on a 3-master cluster', async (t) => {
   // sweeps (queue drain, eviction passes) and the scheduler every 500 ms: quick enough for the

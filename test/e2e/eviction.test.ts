@@ -8,7 +8,7 @@ import postgres from 'postgres'
 import { parseEvent } from '../../lua/codec.js'
 import { DEFAULT_PARTITIONS, keysFor, partitionOf } from '../../lua/keys.js'
 import { createTenant, type Json } from '../helpers/admin.js'
-import { connect, connectRaw, type Client } from '../helpers/client.js'
+import { connect, connectRaw, fullHistory, type Client } from '../helpers/client.js'
 import { startEngine } from '../helpers/engine.js'
 import { startTestPostgres, startTestRedis } from '../helpers/stack.js'
 import { startArchiver } from '../archiver/proc.js'
@@ -43,18 +43,8 @@ t.test('resolved, archived conversations leave Redis and come back intact when t
     return r['data'] as Json
   }
   /** every message of a conversation through `history`, paging back into PostgreSQL */
-  const allHistory = async (c: Client, conversationId: string): Promise<Json[]> => {
-    const pages: Json[][] = []
-    let before: string | undefined
-    for (let i = 0; i < 50; i++) {
-      const d = await ok(c, 'history', { conversationId, limit: 4, ...(before === undefined ? {} : { before }) })
-      const messages = d['messages'] as Json[]
-      pages.unshift(messages)
-      if (d['more'] !== true || messages.length === 0) break
-      before = messages[0]?.['id'] as string
-    }
-    return pages.flat().map((m) => ({ id: m['id'], type: m['type'], content: m['content'], private: m['private'], sender: m['sender'], createdAt: m['createdAt'], uid: m['uid'] }))
-  }
+  const allHistory = async (c: Client, conversationId: string): Promise<Json[]> =>
+    (await fullHistory(c, conversationId)).map((m) => ({ id: m['id'], type: m['type'], content: m['content'], private: m['private'], sender: m['sender'], createdAt: m['createdAt'], uid: m['uid'] }))
   const metric = async (name: string): Promise<number> => {
     const text = await (await fetch(`${engine.http}/metrics`)).text()
     return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0)

@@ -103,3 +103,18 @@ export async function connect(url: string, opts: { codec?: 'json' | 'msgpack'; o
   if ('refused' in c) throw new Error(`upgrade refused: ${c.status} ${JSON.stringify(c.body)}`)
   return c
 }
+
+/** Every message of a conversation through `history`, oldest first, paging back (into PostgreSQL) `limit` at a time. */
+export async function fullHistory(c: Client, conversationId: string, limit = 4): Promise<Json[]> {
+  const pages: Json[][] = []
+  let before: string | undefined
+  for (let i = 0; i < 1000; i++) {
+    const r = await c.request('history', { conversationId, limit, ...(before === undefined ? {} : { before }) })
+    if (r['ok'] !== true) throw new Error(`history failed: ${JSON.stringify(r)}`)
+    const messages = r['data'].messages as Json[]
+    pages.unshift(messages)
+    if (r['data'].more !== true || messages.length === 0) break
+    before = messages[0]?.['id'] as string
+  }
+  return pages.flat()
+}
