@@ -102,12 +102,12 @@ export type AppendMessageInput = {
   echoId: string | null; sourceId: string | null; now: number; uid: string; reopenUid: string; floodLimit: number
   hotTail: number; dedupeTtlMs: number; sourceTtlMs: number
 }
-export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given: DeclaredHint | null = null): ScriptCall {
-  const { conversationId, inboxId, ...rest } = a
+/** `packed`: the input already encoded by the first build (a rebuild from a hint changes only keys). */
+export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given: DeclaredHint | null = null, packed: Buffer | null = null): ScriptCall {
+  const { conversationId, inboxId } = a
   // no state known yet: a conversation of a known inbox is most likely open and unassigned
   const hint = given?.status !== undefined ? given : inboxId !== null ? { inboxId, status: 'open', assigneeId: '' } : null
-  const argv: Record<string, unknown> = {}
-  for (const [f, v] of Object.entries(rest)) if (v !== null) argv[f] = v
+  const args = packed ?? packAppendInput(a)
   const conv = k.conversation(conversationId)
   const contact = a.senderType === 'contact'
   // the derived keys it will write, from the last known state (KEYS[1] where none or unknown)
@@ -124,9 +124,17 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given
       ...movedKeys(k, conversationId, hint, reopens ? 'open' : null),
       reopens && hint.status === 'snoozed' ? k.snoozed : conv,
     ],
-    args: [pack(argv)],
-    declare: conversationDeclare((h) => appendMessageCall(k, a, h), 2),
+    args: [args],
+    declare: conversationDeclare((h) => appendMessageCall(k, a, h, args), 2),
   }
+}
+
+/** The script's argument table: the input without conversationId and inboxId, null fields left out. */
+function packAppendInput(a: AppendMessageInput): Buffer {
+  const { conversationId: _c, inboxId: _i, ...rest } = a
+  const argv: Record<string, unknown> = {}
+  for (const [f, v] of Object.entries(rest)) if (v !== null) argv[f] = v
+  return pack(argv)
 }
 
 /**
