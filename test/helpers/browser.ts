@@ -32,13 +32,18 @@ export async function startBrowser(t: T, binary: string) {
   const proc = spawn(binary, [
     '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage',
     '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+  // Chromium's helpers (zygote, renderers, GPU) are children that outlive a SIGKILL of the main
+  // process and keep writing into the profile: kill the whole process group, then remove the
+  // profile with retries (a late write makes rmdir ENOTEMPTY). A profile left in /tmp fails no test.
   t.teardown(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL')
-      await new Promise((r) => proc.once('exit', r))
-    }
-    await rm(dir, { recursive: true, force: true })
+    const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r))
+    try {
+      if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL')
+    } catch { /* the group is gone already */ }
+    await exited
+    await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 })
+      .catch((err: Error) => console.error(`# chromium profile ${dir} left behind: ${err.message}`))
   })
   const wsUrl = await new Promise<string>((resolve, reject) => {
     let err = ''
