@@ -46,7 +46,10 @@ export function createScheduler(deps: SchedulerDeps) {
       first += n
       second += Number(reply[2] ?? 0)
       if (typeof reply[3] === 'string' && deps.onReopened !== undefined) await reopened(JSON.parse(reply[3]) as Reopened[])
-      if (n < batch || periodic.isStopped()) return [first, second]
+      // a full batch read (element 4 where the sweep reports it) means more may be due; a round
+      // that claimed nothing (another node took them all, or entries that cannot be claimed) ends it
+      const read = reply[4] === undefined ? n : Number(reply[4])
+      if (read < batch || n === 0 || periodic.isStopped()) return [first, second]
     }
   }
 

@@ -32,7 +32,11 @@ export async function drainQueue(scripts: Scripts, k: PartitionKeys, a: DrainQue
 
 export type BatchInput = { now: number; uid: string; hotTail: number; limit: number }
 
-/** Claims the partition's due snooze entries and reopens their conversations: [1, claimed, woken, wokenJSON]. */
+/**
+ * Claims the partition's due snooze entries and reopens their conversations: [1, claimed, woken,
+ * wokenJSON, read]. `read`: the due entries read; fewer than `limit` means none is left (another node
+ * racing over the same entries claims some of them, so `claimed` alone cannot say so).
+ */
 export async function wakeSnoozed(scripts: Scripts, k: PartitionKeys, a: BatchInput): Promise<unknown[]> {
   const due = await scripts.redis.zrangebyscore(k.snoozed, '-inf', a.now, 'LIMIT', 0, a.limit)
   let claimed = 0
@@ -42,7 +46,7 @@ export async function wakeSnoozed(scripts: Scripts, k: PartitionKeys, a: BatchIn
     claimed += Number(r[1])
     if (r[2] === 1) woken.push(...(JSON.parse(String(r[3])) as unknown[]))
   }
-  return [1, claimed, woken.length, woken.length > 0 ? JSON.stringify(woken) : '[]']
+  return [1, claimed, woken.length, woken.length > 0 ? JSON.stringify(woken) : '[]', due.length]
 }
 
 /** Resolves the idle open conversations of the partition's auto-resolving inboxes: [1, resolved]. */
