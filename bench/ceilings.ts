@@ -13,13 +13,13 @@
 // them ("ceilings-cluster"). Plain runs keep one account (one partition) unless --partitions.
 import { fork } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { DEFAULT_PARTITIONS, keysFor } from '../lua/keys.js'
-import { appendMessageCall, createConversationCall, createScripts } from '../lua/scripts.js'
+import { DEFAULT_PARTITIONS } from '../lua/keys.js'
+import { createScripts } from '../lua/scripts.js'
 import { newId, newUid } from '../engine/ids.js'
 import { markerContent } from './gen/drivers.js'
 import type { PublisherResult, PublisherStart } from './gen/uws-publisher.js'
 import { parseArgs, type Args, type Mode } from './lib/args.js'
-import { accountsInPartitions } from './lib/partitions.js'
+import { appendAccounts, appendLoad, createTargets, trimEvents } from './lib/append-load.js'
 import { mastersCpu, nodeFigures, projectedRate, type NodeFigures } from './lib/nodestats.js'
 import { cpuSeconds } from './lib/procstat.js'
 import { appendRow, machine, measuredLoad, median, otherLoad, printLine, round, saveResults } from './lib/report.js'
@@ -96,48 +96,15 @@ async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void, mo
   const redis = await startStore(mode)
   const clients = Array.from({ length: opts.connections }, (_, i) => redis.connect(`parley-bench-ceiling-${i}`))
   try {
-    const accounts = accountsInPartitions(opts.partitions, () => newId('a')).map((a) => ({ ...a, inboxId: newId('in'), k: keysFor(a.partition) }))
+    const accounts = appendAccounts(opts.partitions)
     const scripts = clients.map((c) => createScripts(c))
-    const convs: { id: string; contactId: string; account: (typeof accounts)[number] }[] = []
-    for (let i = 0; i < opts.conversations; i++) {
-      const id = newId('cv')
-      const contactId = newId('ct')
-      const account = accounts[i % accounts.length]!
-      const { accountId, inboxId, k } = account
-      await scripts[0]!.run(createConversationCall(k, { id, accountId, inboxId, contactId, now: Date.now(), uid: newUid(), additionalAttributes: '{}' }))
-      convs.push({ id, contactId, account })
-    }
-    let seq = 0
-    const appendOne = (s: ReturnType<typeof createScripts>) => {
-      const c = convs[seq % convs.length]!
-      const n = seq++
-      const { accountId, k } = c.account
-      return s.run(appendMessageCall(k, {
-        conversationId: c.id, inboxId: null, accountId, senderType: 'contact', senderId: c.contactId, inboxes: null,
-        content: markerContent(1, performance.now(), n), contentType: 'text', contentAttributes: '{}', private: false,
-        echoId: `e${n}`, sourceId: null, now: Date.now(), uid: newUid(), reopenUid: newUid(), floodLimit: 1_000_000,
-        hotTail: 1000, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000,
-      }))
-    }
-    const trim = setInterval(() => {
-      for (const a of accounts) redis.client.xtrim(a.k.events, 'MAXLEN', '~', 10_000).catch(() => {})
-    }, 1000)
+    const targets = await createTargets(scripts[0]!, accounts, opts.conversations)
+    const stopTrim = trimEvents(redis.client, accounts)
+    const load = appendLoad(scripts, targets, opts.inflight)
     const runFor = async (seconds: number) => {
-      let done = 0
-      let failed = 0
-      const end = performance.now() + seconds * 1000
-      const lane = async (s: ReturnType<typeof createScripts>) => {
-        while (performance.now() < end) {
-          const r = await appendOne(s)
-          if (r[0] === 1) done++
-          else failed++
-        }
-      }
       const cpu0 = process.cpuUsage()
       const nodes0 = await redis.sample()
-      const t0 = performance.now()
-      await Promise.all(scripts.flatMap((s) => Array.from({ length: Math.ceil(opts.inflight / scripts.length) }, () => lane(s))))
-      const secs = (performance.now() - t0) / 1000
+      const { done, failed, seconds: secs } = await load(seconds)
       const cpu = process.cpuUsage(cpu0)
       const nodes = nodeFigures(nodes0, await redis.sample(), secs, done)
       return { perSec: done / secs, failed, redisCpu: mastersCpu(nodes), clientCpu: (cpu.user + cpu.system) / 1e6 / secs, nodes }
@@ -150,7 +117,7 @@ async function scriptCeiling(opts: CeilingsOptions, log: (s: string) => void, mo
       if (mode.kind === 'cluster') log(`  per node: ${r.nodes.map((n) => `${n.role} :${n.port} ${n.cpu} cores ${n.usPerMsg} µs/msg${n.usPerOwnMsg === null ? '' : ` (${n.usPerOwnMsg} per own msg)`}, ${n.evalshaUsPerCall ?? '–'} µs/evalsha${n.role === 'master' ? ` (${Math.round(n.evalshaShare * 100)} % of appends)` : ''}`).join('; ')}`)
       runs.push(r)
     }
-    clearInterval(trim)
+    stopTrim()
     const mid = [...runs].sort((a, b) => a.perSec - b.perSec)[Math.floor(runs.length / 2)]!
     return {
       redis: redis.label, partitions: accounts.length,

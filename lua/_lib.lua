@@ -48,10 +48,10 @@ local function conv_view(h)
     local v = h[f]
     if v == nil or v == '' then
       if f == 'unreadCount' then c[f] = 0
-      elseif f == 'customAttributes' or f == 'additionalAttributes' then c[f] = cjson.decode('{}')
+      elseif f == 'customAttributes' or f == 'additionalAttributes' then c[f] = {} -- cjson encodes an empty table as {}
       else c[f] = NULL end
     elseif CONV_NUMBERS[f] then c[f] = tonumber(v)
-    elseif CONV_JSON[f] then c[f] = cjson.decode(v)
+    elseif CONV_JSON[f] then c[f] = v == '{}' and {} or cjson.decode(v)
     else c[f] = v end
   end
   return c
@@ -105,9 +105,13 @@ local function set_list(convKey, h, newStatus, score)
   end
 end
 
--- one entry on the partition event stream (fields as lua/codec.ts reads them)
+-- one entry on the partition event stream (fields as lua/codec.ts reads them); `dataJson` is the
+-- event data already encoded (the hot path splices JSON it has encoded once: append_log's message)
+local function emit_json(eventsKey, etype, accountId, uid, ts, dataJson)
+  return rcall('XADD', eventsKey, '*', 't', etype, 'a', accountId, 'u', uid, 'ts', tostring(ts), 'd', dataJson)
+end
 local function emit(eventsKey, etype, accountId, uid, ts, data)
-  return rcall('XADD', eventsKey, '*', 't', etype, 'a', accountId, 'u', uid, 'ts', tostring(ts), 'd', cjson.encode(data))
+  return emit_json(eventsKey, etype, accountId, uid, ts, cjson.encode(data))
 end
 
 -- NOTICE_LOG_MS (prepended by lua/scripts.ts from lua/codec.ts): how long the partition's notice
@@ -122,15 +126,18 @@ local notice_minid = nil
 -- missed some while its subscription was down reads them back from the log.
 -- Format (lua/codec.ts): '<log id> ' then the header JSON { t type, a account, i inbox, c contact id
 -- or '', p 1 = agents only }, a newline, then the event data JSON.
-local function publish(logKey, etype, h, private, data)
+local function publish_json(logKey, etype, h, private, dataJson)
   local body = cjson.encode({ t = etype, a = h.accountId, i = h.inboxId, c = h.contactId or '',
-    p = private and 1 or 0 }) .. '\n' .. cjson.encode(data)
+    p = private and 1 or 0 }) .. '\n' .. dataJson
   if not notice_minid then
     local now = rcall('TIME')
     notice_minid = tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - NOTICE_LOG_MS)
   end
   local id = rcall('XADD', logKey, 'MINID', '~', notice_minid, '*', 'n', body)
   rcall(PUBLISH, string.sub(logKey, 1, -5), id .. ' ' .. body)
+end
+local function publish(logKey, etype, h, private, data)
+  publish_json(logKey, etype, h, private, cjson.encode(data))
 end
 
 -- createdAt of the newest message in the conversation log (0 for an empty log): the hash's
@@ -144,18 +151,27 @@ local function last_message_at(convKey, logKey)
   return tonumber(cjson.decode(newest[2][2]).createdAt) or 0
 end
 
--- appends a message to the conversation log (hot tail capped) and returns it with its stream id;
+-- appends a message to the conversation log (hot tail capped) and returns it with its stream id,
+-- and its JSON with the id (the log entry's JSON, encoded once, with the id spliced in first);
 -- msgCount counts every entry ever appended, so XLEN < msgCount means the tail was trimmed.
 -- A message is never dated before the one before it (a request held through an outage, another
--- node's clock): createdAt = max(its time, the previous message's createdAt).
-local function append_log(convKey, logKey, hotTail, msg)
-  local prev = last_message_at(convKey, logKey)
-  if msg.createdAt < prev then msg.createdAt = prev end
-  local id = rcall('XADD', logKey, 'MAXLEN', '~', hotTail, '*', 'm', cjson.encode(msg))
-  rcall('HINCRBY', convKey, 'msgCount', 1)
-  rcall('HSET', convKey, 'lastMessageAt', msg.createdAt)
+-- node's clock): createdAt = max(its time, the previous message's createdAt); `prev` is that
+-- createdAt when the caller has read it already.
+-- (append_entry is the log write alone: a caller that writes the conversation hash anyway keeps
+-- msgCount and lastMessageAt itself, in that one HSET)
+local function append_entry(logKey, hotTail, msg)
+  local entry = cjson.encode(msg)
+  local id = rcall('XADD', logKey, 'MAXLEN', '~', hotTail, '*', 'm', entry)
   msg.id = id
-  return msg
+  return msg, '{"id":"' .. id .. '",' .. string.sub(entry, 2)
+end
+local function append_log(convKey, logKey, hotTail, msg, prev)
+  prev = prev or last_message_at(convKey, logKey)
+  if msg.createdAt < prev then msg.createdAt = prev end
+  local m, json = append_entry(logKey, hotTail, msg)
+  rcall('HINCRBY', convKey, 'msgCount', 1)
+  rcall('HSET', convKey, 'lastMessageAt', m.createdAt)
+  return m, json
 end
 
 -- an activity (system) message in a conversation

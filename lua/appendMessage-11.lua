@@ -1,6 +1,7 @@
 -- appendMessage: the hot path. Validates, dedupes, applies the flood rule, appends the message to
 -- the conversation log and the partition stream, updates the conversation, publishes the fan-out.
--- KEYS[1] hash    conversation (lastMessageAt: createdAt of the newest log entry, kept by append_log)
+-- KEYS[1] hash    conversation (lastMessageAt: createdAt of the newest log entry, msgCount: entries ever
+--                 appended; both kept in the one HSET of the conversation below)
 -- KEYS[2] stream  conversation log (hot tail, MAXLEN ~ hotTail)
 -- KEYS[3] stream  partition events
 -- KEYS[4..6] are only read when used (echoId, sourceId, a contact sender); the caller passes
@@ -55,7 +56,9 @@ end
 
 -- flood rule: a contact's messages in this conversation within a sliding minute
 local incoming = a.senderType == 'contact'
-if incoming then
+-- (the window may still hold arrivals older than a minute: only a window that looks full is trimmed
+-- and counted again, so the common case is one ZCARD; it never holds more than floodLimit + 1)
+if incoming and rcall('ZCARD', KEYS[6]) >= a.floodLimit then
   rcall('ZREMRANGEBYSCORE', KEYS[6], '-inf', a.now - 60000)
   if rcall('ZCARD', KEYS[6]) >= a.floodLimit then
     local oldest = rcall('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
@@ -74,16 +77,17 @@ if not all_declared(needed) then return needs_keys(h) end
 -- writes start here; `now` never goes back before the conversation's newest message (a request
 -- held through an outage arrives late): the message and what it changes take that time
 local now = a.now
-local prevAt = last_message_at(KEYS[1], KEYS[2])
+local prevAt = tonumber(h.lastMessageAt) or last_message_at(KEYS[1], KEYS[2])
 if now < prevAt then now = prevAt end
 local private = (not incoming) and a.private == true
-local msg = append_log(KEYS[1], KEYS[2], a.hotTail, {
+local attrs = a.contentAttributes
+-- the log write alone: msgCount and lastMessageAt go into the one HSET of the hash below
+local msg, msgJson = append_entry(KEYS[2], a.hotTail, {
   conversationId = h.id, accountId = h.accountId, inboxId = h.inboxId,
   type = incoming and 'incoming' or 'outgoing', content = a.content, contentType = a.contentType or 'text',
-  contentAttributes = cjson.decode(a.contentAttributes or '{}'), private = private,
+  contentAttributes = (attrs == nil or attrs == '{}') and {} or cjson.decode(attrs), private = private,
   echoId = a.echoId or NULL, sourceId = a.sourceId or NULL, status = 'sent',
   sender = { type = a.senderType, id = a.senderId }, createdAt = now, uid = a.uid })
-local msgJson = cjson.encode(msg)
 if echoField then
   rcall('HSET', KEYS[4], echoField, msg.id)
   rcall('PEXPIRE', KEYS[4], a.dedupeTtlMs)
@@ -121,19 +125,32 @@ elseif not private then
     table.insert(changed, 'firstReplyCreatedAt')
   end
 end
+local actJson = nil
+if reopened then
+  local _, j = append_entry(KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', now, a.reopenUid))
+  actJson = j
+end
+table.insert(fields, 'msgCount'); table.insert(fields, (tonumber(h.msgCount) or 0) + (reopened and 2 or 1))
+table.insert(fields, 'lastMessageAt'); table.insert(fields, now)
 rcall('HSET', KEYS[1], unpack(fields))
 set_list(KEYS[1], h, reopened and 'open' or h.status, now)
-local view = conv_view(hgetall(KEYS[1]))
+-- the view from the hash as read plus what was just written (no second HGETALL), encoded once;
+-- the event data around it is spliced as text (the message JSON comes from append_log)
+local previousStatus = h.status
+for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
+local viewJson = cjson.encode(conv_view(h))
 
-emit(KEYS[3], 'message.created', h.accountId, a.uid, now, { message = msg, conversation = view, waitedSince = waitedSince })
-publish(KEYS[7], 'message.created', h, private, { message = msg })
+emit_json(KEYS[3], 'message.created', h.accountId, a.uid, now, '{"message":' .. msgJson .. ',"conversation":' .. viewJson ..
+  ',"waitedSince":' .. (waitedSince == NULL and 'null' or cjson.encode(waitedSince)) .. '}')
+publish_json(KEYS[7], 'message.created', h, private, '{"message":' .. msgJson .. '}')
 if reopened then
-  local act = append_log(KEYS[1], KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', now, a.reopenUid))
-  emit(KEYS[3], 'message.created', h.accountId, a.reopenUid, now, { message = act, conversation = view })
-  publish(KEYS[7], 'message.created', h, false, { message = act })
+  emit_json(KEYS[3], 'message.created', h.accountId, a.reopenUid, now, '{"message":' .. actJson .. ',"conversation":' .. viewJson .. '}')
+  publish_json(KEYS[7], 'message.created', h, false, '{"message":' .. actJson .. '}')
 end
 if #changed > 0 then
-  emit(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', now, { conversation = view, changed = changed, previousStatus = h.status })
-  publish(KEYS[7], 'conversation.updated', h, false, { conversation = view, changed = changed })
+  local changedJson = cjson.encode(changed)
+  emit_json(KEYS[3], 'conversation.updated', h.accountId, a.uid .. ':c', now, '{"conversation":' .. viewJson ..
+    ',"changed":' .. changedJson .. ',"previousStatus":' .. cjson.encode(previousStatus or NULL) .. '}')
+  publish_json(KEYS[7], 'conversation.updated', h, false, '{"conversation":' .. viewJson .. ',"changed":' .. changedJson .. '}')
 end
-return { 1, msgJson, cjson.encode(view), reopened and 1 or 0 }
+return { 1, msgJson, viewJson, reopened and 1 or 0 }
