@@ -88,7 +88,7 @@ async function measureVariant(v: Variant, o: { seconds: number; reps: number; in
     const sizes = v.name === 'full' ? await callSizes(scripts[0]!, redis.client, targets[0]!) : null
     const stopTrim = trimEvents(redis.client, accounts)
     const load = appendLoad(scripts, targets, o.inflight)
-    await load(1)
+    await load(Math.min(1, o.seconds)) // warm-up
     const runs = []
     for (let i = 0; i < o.reps; i++) {
       const s0 = await redis.sample()

@@ -72,3 +72,16 @@ t.test('ceilings: the bare script and the bare publish each report a rate', asyn
   t.ok(f['script'].messagesPerSec > 0)
   t.ok(f['publish'].deliveriesPerSec > 0)
 })
+
+t.test('script-cost: every variant of the append script still applies, loads and appends', async (t) => {
+  const r = await runBench('script-cost.js', ['--seconds', '0.2', '--conversations', '10', '--inflight', '8'])
+  t.equal(r.code, 0, r.stderr)
+  const f = JSON.parse(r.lines[0] ?? '{}') as Json
+  t.equal(f['scenario'], 'script-cost')
+  for (const v of f['variants'] as Json[]) {
+    t.ok(v['callsPerSec'] > 0, `${v['variant']} appended`)
+    t.equal(v['failed'], 0, `${v['variant']}: every call answered 1`)
+  }
+  const full = (f['variants'] as Json[]).find((v) => v['variant'] === 'full')
+  t.match(full, { sizes: { argBytes: Number, replyBytes: Number, eventBytes: Number, noticeBytes: Number, logEntryBytes: Number }, commands: { xadd: { perCall: 3 } } })
+})
