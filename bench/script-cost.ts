@@ -6,8 +6,8 @@
 // script calls, each with its own usec), and the sizes of what one call carries (argument, reply,
 // partition event, fan-out notice, log entry). Variants only measure: they are never loaded by the
 // engine, and some (no-emit, no-publish) would break it.
-//   npm run bench:script-cost [-- --seconds 4] [--reps 1] [--variants full,no-publish,…] [--no-record]
-//     [--lua-dir DIR]   the scripts of another checkout (an A/B against an older commit: `full` only)
+//   npm run bench:script-cost [-- --full] [--seconds 2] [--reps 3] [--variants full,no-publish,…] [--no-record]
+//     [--baseline DIR]   adds variant `baseline`: the full script of another checkout's lua/ (an A/B)
 import { pathToFileURL } from 'node:url'
 import { appendMessageCall, createScripts, loadScriptSources, LUA_DIR } from '../lua/scripts.js'
 import { appendAccounts, appendInput, appendLoad, createTargets, trimEvents } from './lib/append-load.js'
@@ -19,7 +19,7 @@ import { startStore } from './lib/store.js'
 
 /** A variant: Lua put between the shared prelude and the script body (a later `local` shadows the
  * prelude's helper), and text replacements in the body. */
-type Variant = { name: string; what: string; prelude?: string; replace?: [string, string][] }
+type Variant = { name: string; what: string; prelude?: string; replace?: [string, string][]; dir?: string }
 
 export const VARIANTS: Variant[] = [
   { name: 'full', what: 'the script as the engine runs it' },
@@ -47,8 +47,8 @@ export const VARIANTS: Variant[] = [
 ]
 
 /** appendMessage's source with a variant applied (throws when a replacement no longer matches). */
-export function variantSource(v: Variant, dir = LUA_DIR): string {
-  const src = loadScriptSources(dir).find((s) => s.name === 'appendMessage')
+export function variantSource(v: Variant): string {
+  const src = loadScriptSources(v.dir ?? LUA_DIR).find((s) => s.name === 'appendMessage')
   if (src === undefined) throw new Error('appendMessage is not among the scripts')
   const at = src.lua.indexOf('local a = cmsgpack.unpack(ARGV[1])')
   if (at < 0) throw new Error('appendMessage: no ARGV unpack line to split at')
@@ -75,39 +75,61 @@ function innerCommands(before: NodeSample, after: NodeSample, calls: number) {
   return { usPerCall: round(usec / calls, 1), commands: Object.fromEntries(Object.entries(out).sort(([, a], [, b]) => b.usPerCall - a.usPerCall)) }
 }
 
-async function measureVariant(v: Variant, o: { seconds: number; reps: number; inflight: number; conversations: number; luaDir: string }, log: (s: string) => void) {
+type Options = { seconds: number; reps: number; inflight: number; conversations: number }
+type Run = { perSec: number; failed: number; redisUsPerCall: number; evalshaUs: number; inner: ReturnType<typeof innerCommands> }
+
+/**
+ * Every variant on one redis-server, in rounds (full, no-x, …, full, no-x, …): this box's speed
+ * drifts by ±15 % over minutes, so a variant is compared with `full` of the same round and the
+ * saving is the median of those per-round differences.
+ */
+async function measureAll(variants: readonly Variant[], o: Options, log: (s: string) => void) {
   const redis = await startStore({ kind: 'single' })
   const clients = [0, 1].map((i) => redis.connect(`parley-bench-cost-${i}`))
   try {
     const scripts = clients.map((c) => createScripts(c))
-    const lua = variantSource(v, o.luaDir)
-    for (const c of clients) c.defineCommand('appendMessage', { numberOfKeys: 11, lua })
+    const use = (v: Variant) => {
+      const lua = variantSource(v)
+      for (const c of clients) c.defineCommand('appendMessage', { numberOfKeys: 11, lua })
+    }
     const accounts = appendAccounts(1)
     const targets = await createTargets(scripts[0]!, accounts, o.conversations)
-    // sizes of one call of the real script (taken before the variant runs)
-    const sizes = v.name === 'full' ? await callSizes(scripts[0]!, redis.client, targets[0]!) : null
+    use(VARIANTS[0]!)
+    const sizes = await callSizes(scripts[0]!, redis.client, targets[0]!)
     const stopTrim = trimEvents(redis.client, accounts)
     const load = appendLoad(scripts, targets, o.inflight)
-    await load(Math.min(1, o.seconds)) // warm-up
-    const runs = []
-    for (let i = 0; i < o.reps; i++) {
-      const s0 = await redis.sample()
-      const r = await load(o.seconds)
-      const s1 = await redis.sample()
-      const node = nodeFigures(s0, s1, r.seconds, r.done)[0]!
-      const inner = innerCommands(s0[0]!, s1[0]!, node.evalshaCalls)
-      runs.push({ perSec: r.done / r.seconds, failed: r.failed, redisUsPerCall: round((node.cpu * r.seconds * 1e6) / Math.max(1, node.evalshaCalls), 1), evalshaUs: node.evalshaUsPerCall ?? 0, inner })
+    const runs = new Map<string, Run[]>(variants.map((v) => [v.name, []]))
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const v of variants) {
+        use(v)
+        await load(Math.min(0.5, o.seconds)) // warm-up: the script loaded (NOSCRIPT → EVAL once), caches warm
+        const s0 = await redis.sample()
+        const r = await load(o.seconds)
+        const s1 = await redis.sample()
+        const node = nodeFigures(s0, s1, r.seconds, r.done)[0]!
+        const calls = Math.max(1, node.evalshaCalls)
+        runs.get(v.name)!.push({
+          perSec: r.done / r.seconds, failed: r.failed, redisUsPerCall: round((node.cpu * r.seconds * 1e6) / calls, 1),
+          evalshaUs: node.evalshaUsPerCall ?? 0, inner: innerCommands(s0[0]!, s1[0]!, calls),
+        })
+      }
+      log(`round ${rep + 1}: ${variants.map((v) => `${v.name} ${runs.get(v.name)!.at(-1)!.redisUsPerCall} µs`).join(', ')}`)
     }
     stopTrim()
-    const mid = [...runs].sort((a, b) => a.perSec - b.perSec)[Math.floor(runs.length / 2)]!
-    const out = {
-      variant: v.name, what: v.what, callsPerSec: round(median(runs.map((r) => r.perSec))), runs: runs.map((r) => round(r.perSec)),
-      failed: runs.reduce((s, r) => s + r.failed, 0), redisUsPerCall: mid.redisUsPerCall, evalshaUsPerCall: mid.evalshaUs,
-      innerUsPerCall: mid.inner.usPerCall, luaUsPerCall: round(mid.evalshaUs - mid.inner.usPerCall, 1), commands: mid.inner.commands,
-      ...(sizes === null ? {} : { sizes }),
-    }
-    log(`${v.name}: ${out.callsPerSec}/s, redis ${out.redisUsPerCall} µs/call, evalsha ${out.evalshaUsPerCall} µs (inner commands ${out.innerUsPerCall}, Lua ${out.luaUsPerCall})`)
-    return out
+    const base = runs.get('full')
+    return variants.map((v) => {
+      const rs = runs.get(v.name)!
+      const mid = [...rs].sort((a, b) => a.perSec - b.perSec)[Math.floor(rs.length / 2)]!
+      return {
+        variant: v.name, what: v.what, callsPerSec: round(median(rs.map((r) => r.perSec))), runs: rs.map((r) => round(r.perSec)),
+        failed: rs.reduce((s, r) => s + r.failed, 0), redisUsPerCall: round(median(rs.map((r) => r.redisUsPerCall)), 1),
+        evalshaUsPerCall: round(median(rs.map((r) => r.evalshaUs)), 1), innerUsPerCall: mid.inner.usPerCall,
+        luaUsPerCall: round(mid.evalshaUs - mid.inner.usPerCall, 1), commands: mid.inner.commands,
+        /** median over rounds of (full − this variant) in Redis CPU per call: what the part taken out costs */
+        savesUs: base === undefined || v.name === 'full' ? null : round(median(rs.map((r, i) => (base[i]?.redisUsPerCall ?? NaN) - r.redisUsPerCall)), 1),
+        ...(v.name === 'full' ? { sizes } : {}),
+      }
+    })
   } finally {
     for (const c of clients) c.disconnect()
     await redis.stop()
@@ -139,17 +161,14 @@ async function main(): Promise<void> {
     if (v === undefined) throw new Error(`--variants: no variant ${n} (${VARIANTS.map((x) => x.name).join(', ')})`)
     return v
   })
-  const o = { seconds: args.num('seconds', full ? 8 : 4), reps: args.num('reps', full ? 3 : 1), inflight: args.num('inflight', 256), conversations: args.num('conversations', 2000), luaDir: args.str('lua-dir', LUA_DIR) }
-  const log = (s: string) => process.stderr.write(`[script-cost] ${s}\n`)
+  const baseline = args.str('baseline', '')
+  if (baseline !== '') variants.push({ name: 'baseline', what: `the full script of ${baseline}`, dir: baseline.endsWith('/') ? baseline : `${baseline}/` })
+  const o: Options = { seconds: args.num('seconds', full ? 4 : 2), reps: args.num('reps', full ? 5 : 3), inflight: args.num('inflight', 256), conversations: args.num('conversations', 2000) }
+  const log = (s: string) => { if (!args.bool('silent')) process.stderr.write(`[script-cost] ${s}\n`) }
   const before = machine()
-  const rows = []
-  for (const v of variants) rows.push(await measureVariant(v, o, log))
-  const base = rows.find((r) => r.variant === 'full')
-  const figures = {
-    scenario: 'script-cost', mode: args.mode, luaDir: o.luaDir === LUA_DIR ? null : o.luaDir, seconds: o.seconds, reps: o.reps, inflight: o.inflight,
-    variants: rows.map((r) => ({ ...r, savesUs: base === undefined ? null : round(base.redisUsPerCall - r.redisUsPerCall, 1) })),
-    machine: before,
-  }
+  const rows = await measureAll(variants, o, log)
+  for (const r of rows) log(`${r.variant}: ${r.callsPerSec}/s, redis ${r.redisUsPerCall} µs/call${r.savesUs === null ? '' : ` (saves ${r.savesUs})`}, evalsha ${r.evalshaUsPerCall} µs (inner commands ${r.innerUsPerCall}, Lua ${r.luaUsPerCall})`)
+  const figures = { scenario: 'script-cost', mode: args.mode, seconds: o.seconds, reps: o.reps, inflight: o.inflight, baseline: baseline === '' ? null : baseline, variants: rows, machine: before }
   printLine(figures)
   if (!args.bool('no-record')) {
     saveResults('script-cost', figures)

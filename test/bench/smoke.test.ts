@@ -74,7 +74,7 @@ t.test('ceilings: the bare script and the bare publish each report a rate', asyn
 })
 
 t.test('script-cost: every variant of the append script still applies, loads and appends', async (t) => {
-  const r = await runBench('script-cost.js', ['--seconds', '0.2', '--conversations', '10', '--inflight', '8'])
+  const r = await runBench('script-cost.js', ['--seconds', '0.2', '--reps', '1', '--conversations', '10', '--inflight', '8'])
   t.equal(r.code, 0, r.stderr)
   const f = JSON.parse(r.lines[0] ?? '{}') as Json
   t.equal(f['scenario'], 'script-cost')
