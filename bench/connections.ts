@@ -3,7 +3,7 @@
 // because a process here may hold at most `ulimit -n` (20,000) open files; the holders are
 // several processes, each from its own 127.0.0.x source address.
 //   npm run bench:connections [-- --full] [--connections 100000] [--workers 7] [--holders 6]
-//     [--concurrency 200] [--no-record]
+//     [--concurrency 200] [--cpu-prof DIR] [--no-record]
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,6 +25,8 @@ export type ConnectionsOptions = {
   mode: Mode; connections: number; workers: number; holders: number; concurrency: number; settleMs: number; record: boolean; verbose: boolean
   /** heap snapshots of one worker before and after (analysis runs: the snapshots disturb RSS) */
   heap: boolean
+  /** V8 CPU profiles of the engine's processes into this directory (bench/profile.ts reads them) */
+  cpuProfDir: string | null
   waitQuiet: boolean
 }
 
@@ -40,6 +42,7 @@ export function connectionsOptions(args: Args): ConnectionsOptions {
     record: !args.bool('no-record'),
     verbose: !args.bool('silent'),
     heap: args.bool('heap'),
+    cpuProfDir: args.str('cpu-prof', '') === '' ? null : args.str('cpu-prof', ''),
     waitQuiet: args.bool('wait-quiet') || (args.mode === 'full' && !args.bool('no-wait-quiet')),
   }
 }
@@ -64,7 +67,10 @@ export async function runConnections(opts: ConnectionsOptions): Promise<Record<s
   try {
     const heapDir = opts.heap ? mkdtempSync(join(tmpdir(), 'parley-bench-heap-')) : null
     if (heapDir !== null) stoppers.push({ stop: async () => rmSync(heapDir, { recursive: true, force: true }) })
-    const nodeArgs = heapDir === null ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]
+    const nodeArgs = [
+      ...(heapDir === null ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]),
+      ...(opts.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`]),
+    ]
     const engine: Proc = await startEngine(redis.url, { env: { WORKERS: String(opts.workers) }, nodeArgs })
     stoppers.push(engine)
     // WORKERS=1 is a plain engine process; above that its children are the workers
