@@ -4,9 +4,9 @@
 // touch a row once.
 import type { StreamEvent } from '../lua/codec.js';
 import {
-  arr, BadEventError, conversationRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
+  arr, BadEventError, conversationRow, conversationTouchRow, isObj, messageRow, num, obj, reqStr, str, sub, time,
   type AccountRow, type AgentAvailabilityRow, type AgentRow, type ContactInboxRow, type ContactRow,
-  type ConversationRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type InboxHoursRow, type MessageRow,
+  type ConversationRow, type ConversationTouchRow, type CsatRow, type InboxMemberRow, type InboxRow, type InboxSettingRow, type InboxHoursRow, type MessageRow,
   type MessageUpdateRow, type Obj, type SeenRow, type AgentProfileRow, type AgentRemovalRow, type InboxProfileRow,
 } from './rows.js';
 import { compareStreamIds } from './stream-id.js';
@@ -21,6 +21,8 @@ export type Projection = {
   contacts: ContactRow[];
   contactInboxes: ContactInboxRow[];
   conversations: ConversationRow[];
+  /** message.created's brief (`partial: true`): lastActivityAt only, newest per conversation */
+  conversationTouches: ConversationTouchRow[];
   messages: MessageRow[];
   /** message.updated: edits and deletions, written in place (newest per message) */
   messageUpdates: MessageUpdateRow[];
@@ -79,6 +81,7 @@ export function project(events: readonly StreamEvent[]): Projection {
   const contacts = latest<ContactRow>();
   const contactInboxes = latest<ContactInboxRow>();
   const conversations = latest<ConversationRow>();
+  const touches = latest<ConversationTouchRow>();
   const messages = latest<MessageRow>();
   const messageUpdates = latest<MessageUpdateRow>();
   const csat = latest<CsatRow>();
@@ -255,9 +258,12 @@ export function project(events: readonly StreamEvent[]): Projection {
           continue;
         }
     }
-    // every event that carries the conversation's state (created, updated, seen, rated, message)
+    // every event that carries the conversation's state (created, updated, seen, rated, message);
+    // a message's brief carries only what a message changes (older entries carry the whole view)
     const c = d['conversation'];
-    if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
+    if (isObj(c) && c['partial'] === true) {
+      touches.put(reqStr(c, 'id', `${what}: conversation`), conversationTouchRow(c, e), e);
+    } else if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
       const row = conversationRow(c as Obj, e);
       conversations.put(row.id, row, e);
     } else if (e.type.startsWith('conversation.')) {
@@ -273,6 +279,7 @@ export function project(events: readonly StreamEvent[]): Projection {
     contacts: contacts.list(),
     contactInboxes: contactInboxes.list(),
     conversations: conversations.list(),
+    conversationTouches: touches.list(),
     messages: messages.list(),
     messageUpdates: messageUpdates.list(),
     csat: csat.list(),

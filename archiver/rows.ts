@@ -23,6 +23,10 @@ export type ContactRow = {
   created_at: Date; updated_at: Date;
 };
 export type ContactInboxRow = { contact_id: string; inbox_id: string; account_id: string; hmac_verified: boolean; created_at: Date };
+/** A message's change to a conversation (message.created's `conversation` brief, `partial: true`):
+ * PostgreSQL takes its lastActivityAt when the event is newer than the row (archiver/sql/conversations.ts). */
+export type ConversationTouchRow = { id: string; last_activity_at: Date; updated_at: Date; event_id: string };
+
 export type ConversationRow = {
   id: string; account_id: string; inbox_id: string; contact_id: string; display_id: number; status: string;
   priority: string | null; assignee_id: string | null; waiting_since: Date | null; first_reply_created_at: Date | null;
@@ -159,6 +163,11 @@ export function conversationRow(c: Obj, e: StreamEvent): ConversationRow {
     updated_at: new Date(e.ts),
     event_id: e.id,
   };
+}
+
+export function conversationTouchRow(c: Obj, e: StreamEvent): ConversationTouchRow {
+  const what = `${e.type} ${e.id}: conversation`;
+  return { id: reqStr(c, 'id', what), last_activity_at: reqTime(c, 'lastActivityAt', what), updated_at: new Date(e.ts), event_id: e.id };
 }
 
 export function messageRow(m: Obj, e: StreamEvent): MessageRow {

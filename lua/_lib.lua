@@ -57,6 +57,18 @@ local function conv_view(h)
   return c
 end
 
+-- what a message changes of a conversation, with the fields its consumers read (the archiver's
+-- PostgreSQL row takes lastActivityAt from it, reports read createdAt, firstReplyCreatedAt, inboxId and
+-- assigneeId): the partition event of a message carries this instead of the whole view, flagged
+-- `partial` (archiver/project.ts), and a caller that asks for it gets it as its reply
+local function conv_brief(h)
+  local function at(v) return tonumber(v) or NULL end
+  return { partial = true, id = h.id, accountId = h.accountId, inboxId = h.inboxId, contactId = h.contactId or NULL,
+    status = h.status, assigneeId = (h.assigneeId ~= nil and h.assigneeId ~= '') and h.assigneeId or NULL,
+    createdAt = at(h.createdAt), firstReplyCreatedAt = at(h.firstReplyCreatedAt), lastActivityAt = at(h.lastActivityAt),
+    waitingSince = at(h.waitingSince) }
+end
+
 -- are all these keys among the script's KEYS? (a script that writes a key it did not declare
 -- is aborted half-way by Redis Cluster when that key's slot is migrating and the key has moved)
 local function all_declared(keys)

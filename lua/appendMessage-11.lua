@@ -21,9 +21,13 @@
 --                 key"), so a wrong guess writes nothing and answers { -9, hintJSON }: call again.
 -- ARGV[1] msgpack { accountId, senderType ('contact'|'agent'), senderId, inboxes (allowed inbox ids,
 --   agents only; absent = all), content, contentType, contentAttributes (JSON text), private, echoId,
---   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs }
+--   sourceId, now, uid, reopenUid, floodLimit, hotTail, dedupeTtlMs, sourceTtlMs, brief (true: an appended
+--   message's reply carries the conversation brief, lib conv_brief, instead of the whole view) }
 -- Derived keys: none undeclared (KEYS[8..11] are derived by the caller).
--- Reply: { 1, messageJSON, conversationJSON, reopened (0|1) } appended | { 2, messageJSON, conversationJSON } repeat
+-- Events: message.created { message, conversation (the brief, `partial: true`), waitedSince }, and
+--   conversation.updated { conversation (the whole view), changed, previousStatus } when it changed more
+-- Reply: { 1, messageJSON, conversationJSON (the brief with a.brief), reopened (0|1) } appended
+--        | { 2, messageJSON, conversationJSON } repeat
 --        | { 3, messageId, conversationJSON } repeated echoId whose first message has left the hot tail
 --        | { 5, sourceDedupeValue } repeated sourceId (nothing written; the caller reads the first message)
 --        | { -1 } not found | { -2 } forbidden | { -3, retryAfterMs } flood limited
@@ -138,13 +142,16 @@ set_list(KEYS[1], h, reopened and 'open' or h.status, now)
 -- the event data around it is spliced as text (the message JSON comes from append_log)
 local previousStatus = h.status
 for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
-local viewJson = cjson.encode(conv_view(h))
+-- the event carries the brief (what a message changes); the whole view only where a
+-- conversation.updated goes out or the caller wants it back (a.brief: the brief will do)
+local briefJson = cjson.encode(conv_brief(h))
+local viewJson = (a.brief and #changed == 0) and briefJson or cjson.encode(conv_view(h))
 
-emit_json(KEYS[3], 'message.created', h.accountId, a.uid, now, '{"message":' .. msgJson .. ',"conversation":' .. viewJson ..
+emit_json(KEYS[3], 'message.created', h.accountId, a.uid, now, '{"message":' .. msgJson .. ',"conversation":' .. briefJson ..
   ',"waitedSince":' .. (waitedSince == NULL and 'null' or cjson.encode(waitedSince)) .. '}')
 publish_json(KEYS[7], 'message.created', h, private, '{"message":' .. msgJson .. '}')
 if reopened then
-  emit_json(KEYS[3], 'message.created', h.accountId, a.reopenUid, now, '{"message":' .. actJson .. ',"conversation":' .. viewJson .. '}')
+  emit_json(KEYS[3], 'message.created', h.accountId, a.reopenUid, now, '{"message":' .. actJson .. ',"conversation":' .. briefJson .. '}')
   publish_json(KEYS[7], 'message.created', h, false, '{"message":' .. actJson .. '}')
 end
 if #changed > 0 then
@@ -153,4 +160,4 @@ if #changed > 0 then
     ',"changed":' .. changedJson .. ',"previousStatus":' .. cjson.encode(previousStatus or NULL) .. '}')
   publish_json(KEYS[7], 'conversation.updated', h, false, '{"conversation":' .. viewJson .. ',"changed":' .. changedJson .. '}')
 end
-return { 1, msgJson, viewJson, reopened and 1 or 0 }
+return { 1, msgJson, a.brief and briefJson or viewJson, reopened and 1 or 0 }

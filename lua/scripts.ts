@@ -101,6 +101,9 @@ export type AppendMessageInput = {
   inboxes: string[] | null; content: string; contentType: string; contentAttributes: string; private: boolean
   echoId: string | null; sourceId: string | null; now: number; uid: string; reopenUid: string; floodLimit: number
   hotTail: number; dedupeTtlMs: number; sourceTtlMs: number
+  /** the reply's conversation may be the brief (inboxId, status, assigneeId, contactId, times: what a
+   * message changes) instead of the whole view, which the caller then does not need */
+  brief?: boolean
 }
 /** `packed`: the input already encoded by the first build (a rebuild from a hint changes only keys). */
 export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given: DeclaredHint | null = null, packed: Buffer | null = null): ScriptCall {

@@ -45,6 +45,20 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
       if (created.has(c.id)) rollups.count({ account_id: c.account_id, metric: 'conversations', at: c.created_at, inbox_id: c.inbox_id, agent_id: null });
     }
   }
+  if (p.conversationTouches.length > 0) {
+    // after the upserts, under the same newer-than-the-row rule: a brief older than a whole view
+    // written in this batch (or before) changes nothing; a row not archived yet is left to its
+    // conversation.created / conversation.updated
+    const t = p.conversationTouches;
+    const r = await tx`
+      update conversations c set last_activity_at = v.at, updated_at = v.ts, event_id = v.eid
+      from unnest(${tx.array(t.map((x) => x.id), 25)}::text[], ${tx.array(t.map((x) => x.last_activity_at.toISOString()), 25)}::timestamptz[],
+                  ${tx.array(t.map((x) => x.updated_at.toISOString()), 25)}::timestamptz[], ${tx.array(t.map((x) => x.event_id), 25)}::text[])
+        as v(id, at, ts, eid)
+      where c.id = v.id
+        and (c.updated_at, coalesce(stream_id_key(c.event_id), '{0,0}')) < (v.ts, stream_id_key(v.eid))`;
+    add(counts, 'conversations', r.count);
+  }
   if (p.messages.length > 0) {
     // One array per column through unnest: the same 16 parameters whatever the batch size, so one
     // prepared statement serves every batch (a multi-row VALUES list is a new statement, with

@@ -31,13 +31,13 @@ export async function createTargets(scripts: Scripts, accounts: readonly AppendA
   return out
 }
 
-/** The contact's `n`-th message into conversation `c` (no flood limit in effect). */
+/** The contact's `n`-th message into conversation `c` (no flood limit in effect), as a widget's message.send. */
 export function appendInput(c: AppendTarget, n: number): AppendMessageInput {
   return {
     conversationId: c.id, inboxId: null, accountId: c.account.accountId, senderType: 'contact', senderId: c.contactId, inboxes: null,
     content: markerContent(1, performance.now(), n), contentType: 'text', contentAttributes: '{}', private: false,
     echoId: `e${n}`, sourceId: null, now: Date.now(), uid: newUid(), reopenUid: newUid(), floodLimit: 1_000_000,
-    hotTail: 1000, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000,
+    hotTail: 1000, dedupeTtlMs: 86_400_000, sourceTtlMs: 7 * 86_400_000, brief: true, // as engine/ops/message-send.ts
   }
 }
 

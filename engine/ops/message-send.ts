@@ -49,6 +49,7 @@ export const messageSend: Op<OpDeps> = {
       now: deps.now(), uid: newUid(), reopenUid: newUid(),
       floodLimit: contact !== null ? contact.inbox.messagesPerMinute : 0,
       hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
+      brief: true, // the ack is the message; of the conversation only the hint and the assignee are read
     }))
     if (reply[0] === 3) {
       // a repeat whose first message has left the Redis hot tail: PostgreSQL has it once archived

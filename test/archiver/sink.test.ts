@@ -117,6 +117,26 @@ t.test('a conversation row only moves forward: an older event committed later ch
   t.equal(await f.count('messages', f.sql`conversation_id = ${conv.id}`), 3, 'contact message, reply, resolve activity');
 });
 
+t.test("a message moves the row's last_activity_at by its brief; an older brief committed later changes nothing", async (t) => {
+  const conv = await f.open(T0 + 200_000);
+  const contactSends = [await f.send(conv.id, T0 + 201_000), await f.send(conv.id, T0 + 205_000, { brief: true })];
+  t.equal(contactSends.length, 2);
+  const mine = (await f.entries()).filter((e) => e.fields.join(' ').includes(conv.id));
+  const created = mine.filter((e) => e.fields[1] === 'message.created');
+  t.equal(created.length, 2);
+  for (const e of created) {
+    const d = JSON.parse(String(e.fields[e.fields.indexOf('d') + 1])) as { conversation: Record<string, unknown> };
+    t.match(d.conversation, { partial: true, id: conv.id, inboxId: String, createdAt: Number, lastActivityAt: Number }, 'the event carries the brief')
+    t.notOk('customAttributes' in d.conversation, 'not the whole view')
+  }
+  await writeBatch(f.sql, f.partition, mine.filter((e) => e !== created[0])); // the newest brief first
+  const at = async () => ((await f.sql`select last_activity_at from conversations where id = ${conv.id}`)[0]?.['last_activity_at'] as Date).getTime();
+  t.equal(await at(), T0 + 205_000);
+  await writeBatch(f.sql, f.partition, [created[0]!]); // then the older one (another archiver)
+  t.equal(await at(), T0 + 205_000, 'still the newest');
+  t.equal(await f.count('messages', f.sql`conversation_id = ${conv.id}`), 2);
+});
+
 t.test('a contact update is kept over an older created event; seen times only grow', async (t) => {
   const contact = await f.directory.createContact(f.account.id, f.inbox.id, 'cust-42');
   const created = (await f.entries()).filter((e) => e.fields.includes('contact.created')).pop() as RawEntry;
