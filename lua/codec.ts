@@ -4,7 +4,10 @@
 //   a  account id
 //   u  unique key minted when the change was accepted (idempotency key for the archive)
 //   ts time of the change, ms
-//   d  JSON payload (the object as the protocol spells it)
+//   d  JSON payload (the object as the protocol spells it). One exception: message.created from
+//      appendMessage carries, as `conversation`, the brief of what a message changes (`partial:
+//      true`, lua/_lib.lua conv_brief) rather than the whole Conversation; entries written before
+//      carry the whole one. Consumers read both (archiver/project.ts).
 
 export type StreamEvent = {
   readonly id: string
