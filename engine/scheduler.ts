@@ -5,7 +5,7 @@
 // open conversation of an inbox with an auto-resolve window resolves it.
 import { keysFor } from '../lua/keys.js'
 import type { Scripts } from '../lua/scripts.js'
-import { autoResolve as autoResolveAll, wakeSnoozed } from '../lua/sweeps.js'
+import { autoResolve as autoResolveAll, wakeSnoozed, type BatchPass, type WokenConversation } from '../lua/sweeps.js'
 import { newUid } from './ids.js'
 import type { Logger } from './log.js'
 import { createPeriodic, eachPartition } from './periodic.js'
@@ -26,7 +26,7 @@ export type SchedulerDeps = {
   onReopened?: (c: Reopened) => Promise<unknown>
 }
 
-export type Reopened = { id: string; accountId: string; inboxId: string; assigneeId: string | null }
+export type Reopened = WokenConversation
 
 export type TickResult = { claimed: number; woken: number; resolved: number }
 
@@ -36,20 +36,18 @@ export function createScheduler(deps: SchedulerDeps) {
   const autoResolveEvery = deps.autoResolveEveryTicks ?? 10
   let ticks = 0
 
-  /** Runs one batch until it returns less than a full batch; the sums of its counts. */
-  async function drain(batchRun: () => Promise<unknown[]>): Promise<[number, number]> {
-    let first = 0
-    let second = 0
+  /**
+   * Runs a sweep's batches while they read full batches (more may be due) and change something (a
+   * round another node took entirely, or one whose entries cannot be claimed, ends it): the sums.
+   */
+  async function drain(pass: () => Promise<BatchPass & { woken?: Reopened[] }>): Promise<{ done: number; woken: number }> {
+    const total = { done: 0, woken: 0 }
     for (;;) {
-      const reply = await batchRun()
-      const n = Number(reply[1])
-      first += n
-      second += Number(reply[2] ?? 0)
-      if (typeof reply[3] === 'string' && deps.onReopened !== undefined) await reopened(JSON.parse(reply[3]) as Reopened[])
-      // a full batch read (element 4 where the sweep reports it) means more may be due; a round
-      // that claimed nothing (another node took them all, or entries that cannot be claimed) ends it
-      const read = reply[4] === undefined ? n : Number(reply[4])
-      if (read < batch || n === 0 || periodic.isStopped()) return [first, second]
+      const r = await pass()
+      total.done += r.done
+      total.woken += r.woken?.length ?? 0
+      if (r.woken !== undefined && r.woken.length > 0 && deps.onReopened !== undefined) await reopened(r.woken)
+      if (r.read < batch || r.done === 0 || periodic.isStopped()) return total
     }
   }
 
@@ -65,9 +63,9 @@ export function createScheduler(deps: SchedulerDeps) {
 
   async function partitionPass(p: number, autoResolve: boolean): Promise<TickResult> {
     const k = keysFor(p)
-    const [claimed, woken] = await drain(() => wakeSnoozed(deps.scripts, k, { now: deps.now(), uid: newUid(), hotTail, limit: batch }))
-    const [resolved] = autoResolve ? await drain(() => autoResolveAll(deps.scripts, k, { now: deps.now(), uid: newUid(), hotTail, limit: batch })) : [0]
-    return { claimed, woken, resolved }
+    const wake = await drain(() => wakeSnoozed(deps.scripts, k, { now: deps.now(), uid: newUid(), hotTail, limit: batch }))
+    const resolved = autoResolve ? (await drain(() => autoResolveAll(deps.scripts, k, { now: deps.now(), uid: newUid(), hotTail, limit: batch }))).done : 0
+    return { claimed: wake.done, woken: wake.woken, resolved }
   }
 
   /** One pass over every partition (tests call it directly). */

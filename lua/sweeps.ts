@@ -33,36 +33,44 @@ export async function drainQueue(scripts: Scripts, k: PartitionKeys, a: DrainQue
 export type BatchInput = { now: number; uid: string; hotTail: number; limit: number }
 
 /**
- * Claims the partition's due snooze entries and reopens their conversations: [1, claimed, woken,
- * wokenJSON, read]. `read`: the due entries read; fewer than `limit` means none is left (another node
- * racing over the same entries claims some of them, so `claimed` alone cannot say so).
+ * One batch of a partition sweep: `done` the entries it claimed or changed, `read` the candidates it
+ * read. Fewer read than `limit` means none was left; `done` alone cannot say so (another node
+ * racing over the same candidates takes some of them).
  */
-export async function wakeSnoozed(scripts: Scripts, k: PartitionKeys, a: BatchInput): Promise<unknown[]> {
+export type BatchPass = { done: number; read: number }
+
+/** A conversation a snooze wake-up reopened. */
+export type WokenConversation = { id: string; accountId: string; inboxId: string; assigneeId: string | null }
+
+/** Claims the partition's due snooze entries (`done`) and reopens their conversations (`woken`). */
+export async function wakeSnoozed(scripts: Scripts, k: PartitionKeys, a: BatchInput): Promise<BatchPass & { woken: WokenConversation[] }> {
   const due = await scripts.redis.zrangebyscore(k.snoozed, '-inf', a.now, 'LIMIT', 0, a.limit)
   let claimed = 0
-  const woken: unknown[] = []
+  const woken: WokenConversation[] = []
   for (const id of due) {
     const r = await scripts.run(wakeSnoozedCall(k, { conversationId: id, inboxId: null, now: a.now, uid: `${a.uid}:${id}`, hotTail: a.hotTail }))
     claimed += Number(r[1])
-    if (r[2] === 1) woken.push(...(JSON.parse(String(r[3])) as unknown[]))
+    if (r[2] === 1) woken.push(...(JSON.parse(String(r[3])) as WokenConversation[]))
   }
-  return [1, claimed, woken.length, woken.length > 0 ? JSON.stringify(woken) : '[]', due.length]
+  return { done: claimed, read: due.length, woken }
 }
 
-/** Resolves the idle open conversations of the partition's auto-resolving inboxes: [1, resolved]. */
-export async function autoResolve(scripts: Scripts, k: PartitionKeys, a: BatchInput): Promise<unknown[]> {
+/** Resolves the idle open conversations of the partition's auto-resolving inboxes (`done`). */
+export async function autoResolve(scripts: Scripts, k: PartitionKeys, a: BatchInput): Promise<BatchPass> {
   const settings = await scripts.redis.hgetall(k.autoResolve)
   let resolved = 0
+  let read = 0
   for (const [inboxId, raw] of Object.entries(settings)) {
     const after = Number(raw)
-    if (!(after > 0) || resolved >= a.limit) continue
-    const ids = await scripts.redis.zrangebyscore(k.inboxStatusList(inboxId, 'open'), '-inf', a.now - after, 'LIMIT', 0, a.limit - resolved)
+    if (!(after > 0) || read >= a.limit) continue
+    const ids = await scripts.redis.zrangebyscore(k.inboxStatusList(inboxId, 'open'), '-inf', a.now - after, 'LIMIT', 0, a.limit - read)
+    read += ids.length
     for (const id of ids) {
       const r = await scripts.run(autoResolveCall(k, { conversationId: id, inboxId, after, now: a.now, uid: `${a.uid}:${id}`, hotTail: a.hotTail }))
       resolved += Number(r[1])
     }
   }
-  return [1, resolved]
+  return { done: resolved, read }
 }
 
 /** Takes the partition's agents past the grace window offline: [1, wentOffline, "<accountId>|<agentId>"...]. */

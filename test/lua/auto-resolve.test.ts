@@ -11,7 +11,8 @@ t.test('autoResolve', async (t) => {
   const f = await scriptFixture(t)
   const T0 = Date.now()
   const HOUR = 3_600_000
-  const run = (now: number, limit = 100) => autoResolve(f.scripts, f.k, { now, uid: newUid(), hotTail: 1000, limit })
+  /** status, resolved (the shape the one-script version answered) */
+  const run = async (now: number, limit = 100) => [1, (await autoResolve(f.scripts, f.k, { now, uid: newUid(), hotTail: 1000, limit })).done]
   const conversation = async (inboxId: string, now: number) => {
     const contact = await f.directory.createContact(f.account.id, inboxId, null)
     const id = (await f.open(now, contact.id, inboxId))['id'] as string

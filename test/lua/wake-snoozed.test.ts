@@ -19,7 +19,11 @@ t.test('wakeSnoozed', async (t) => {
     }))
     return json(reply, 1)
   }
-  const wakeReply = (now: number, limit = 100) => wakeSnoozed(f.scripts, f.k, { now, uid: newUid(), hotTail: 1000, limit })
+  /** status, claimed, woken, wokenJSON (the shape the one-script version answered) */
+  const wakeReply = async (now: number, limit = 100) => {
+    const r = await wakeSnoozed(f.scripts, f.k, { now, uid: newUid(), hotTail: 1000, limit })
+    return [1, r.done, r.woken.length, JSON.stringify(r.woken)]
+  }
   /** status, claimed, woken */
   const wake = async (now: number, limit = 100) => (await wakeReply(now, limit)).slice(0, 3)
   const contacts = new Map<string, string>()
