@@ -9,8 +9,8 @@
 //   npm run bench:script-cost [-- --full] [--seconds 2] [--reps 3] [--variants full,no-publish,…] [--no-record]
 //     [--baseline DIR]   adds variant `baseline`: the full script of another checkout's lua/ (an A/B)
 import { pathToFileURL } from 'node:url'
-import { appendMessageCall, createScripts, loadScriptSources, LUA_DIR } from '../lua/scripts.js'
-import { appendAccounts, appendInput, appendLoad, createTargets, trimEvents } from './lib/append-load.js'
+import { appendMessageCall, createScripts, loadScriptSources, LUA_DIR, type Scripts } from '../lua/scripts.js'
+import { appendAccounts, appendInput, appendLoad, createTargets, trimEvents, type AppendTarget } from './lib/append-load.js'
 import { parseArgs } from './lib/args.js'
 import { nodeFigures, type NodeSample } from './lib/nodestats.js'
 import { appendRow, machine, measuredLoad, median, printLine, round, saveResults } from './lib/report.js'
@@ -41,7 +41,7 @@ export const VARIANTS: Variant[] = [
   { name: 'plus-10-calls', what: 'ten more redis.call (ZCARD of the flood window): the price of one call from Lua, by difference',
     replace: [['local h = hgetall(KEYS[1])', "for _ = 1, 10 do rcall('ZCARD', KEYS[6]) end\nlocal h = hgetall(KEYS[1])"]] },
   { name: 'plus-4-encodes', what: 'four more cjson.encode of the message (about 440 B): the price of one encode, by difference',
-    replace: [['local actJson = nil', 'for _ = 1, 4 do cjson.encode(msg) end\nlocal actJson = nil']] },
+    replace: [['local previousStatus = h.status', 'for _ = 1, 4 do cjson.encode(msg) end\nlocal previousStatus = h.status']] },
   { name: 'empty', what: 'EVALSHA with the same 11 keys and argument, unpack only: the cost of the call itself',
     replace: [['local h = hgetall(KEYS[1])', 'do return { 1, "{}", "{}", 0 } end\nlocal h = {}']] },
 ]
@@ -137,7 +137,7 @@ async function measureAll(variants: readonly Variant[], o: Options, log: (s: str
 }
 
 /** Bytes one append carries: its argument, its reply, the partition event, the notice, the log entry. */
-async function callSizes(scripts: ReturnType<typeof createScripts>, client: ReturnType<typeof createScripts>['redis'], c: Parameters<typeof appendInput>[0]) {
+async function callSizes(scripts: Scripts, client: Scripts['redis'], c: AppendTarget) {
   const call = appendMessageCall(c.account.k, appendInput(c, -1))
   const reply = await scripts.run(call)
   const last = async (key: string) => {

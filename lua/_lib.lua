@@ -57,16 +57,16 @@ local function conv_view(h)
   return c
 end
 
--- what a message changes of a conversation, with the fields its consumers read (the archiver's
--- PostgreSQL row takes lastActivityAt from it, reports read createdAt, firstReplyCreatedAt, inboxId and
--- assigneeId): the partition event of a message carries this instead of the whole view, flagged
--- `partial` (archiver/project.ts), and a caller that asks for it gets it as its reply
+-- what a message changes of a conversation, with the fields its consumers read: the archiver's
+-- PostgreSQL row takes lastActivityAt, reports read createdAt, firstReplyCreatedAt, inboxId and
+-- assigneeId, the engine's declared-keys hint inboxId, status, assigneeId and contactId. The
+-- partition event of a message carries this instead of the whole view, flagged `partial`
+-- (archiver/project.ts), and a caller that asks for it gets it as its reply.
+local function ms_or_null(v) return tonumber(v) or NULL end
 local function conv_brief(h)
-  local function at(v) return tonumber(v) or NULL end
-  return { partial = true, id = h.id, accountId = h.accountId, inboxId = h.inboxId, contactId = h.contactId or NULL,
-    status = h.status, assigneeId = (h.assigneeId ~= nil and h.assigneeId ~= '') and h.assigneeId or NULL,
-    createdAt = at(h.createdAt), firstReplyCreatedAt = at(h.firstReplyCreatedAt), lastActivityAt = at(h.lastActivityAt),
-    waitingSince = at(h.waitingSince) }
+  return { partial = true, id = h.id, inboxId = h.inboxId, contactId = h.contactId or NULL, status = h.status,
+    assigneeId = (h.assigneeId ~= nil and h.assigneeId ~= '') and h.assigneeId or NULL, createdAt = ms_or_null(h.createdAt),
+    firstReplyCreatedAt = ms_or_null(h.firstReplyCreatedAt), lastActivityAt = ms_or_null(h.lastActivityAt) }
 end
 
 -- are all these keys among the script's KEYS? (a script that writes a key it did not declare
@@ -167,8 +167,7 @@ end
 -- and its JSON with the id (the log entry's JSON, encoded once, with the id spliced in first);
 -- msgCount counts every entry ever appended, so XLEN < msgCount means the tail was trimmed.
 -- A message is never dated before the one before it (a request held through an outage, another
--- node's clock): createdAt = max(its time, the previous message's createdAt); `prev` is that
--- createdAt when the caller has read it already.
+-- node's clock): createdAt = max(its time, the previous message's createdAt).
 -- (append_entry is the log write alone: a caller that writes the conversation hash anyway keeps
 -- msgCount and lastMessageAt itself, in that one HSET)
 local function append_entry(logKey, hotTail, msg)
@@ -177,8 +176,8 @@ local function append_entry(logKey, hotTail, msg)
   msg.id = id
   return msg, '{"id":"' .. id .. '",' .. string.sub(entry, 2)
 end
-local function append_log(convKey, logKey, hotTail, msg, prev)
-  prev = prev or last_message_at(convKey, logKey)
+local function append_log(convKey, logKey, hotTail, msg)
+  local prev = last_message_at(convKey, logKey)
   if msg.createdAt < prev then msg.createdAt = prev end
   local m, json = append_entry(logKey, hotTail, msg)
   rcall('HINCRBY', convKey, 'msgCount', 1)

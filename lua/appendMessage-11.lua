@@ -129,23 +129,19 @@ elseif not private then
     table.insert(changed, 'firstReplyCreatedAt')
   end
 end
-local actJson = nil
-if reopened then
-  local _, j = append_entry(KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', now, a.reopenUid))
-  actJson = j
-end
+local actJson = reopened and select(2, append_entry(KEYS[2], a.hotTail, activity(h, 'Conversation was reopened', now, a.reopenUid)))
 table.insert(fields, 'msgCount'); table.insert(fields, (tonumber(h.msgCount) or 0) + (reopened and 2 or 1))
 table.insert(fields, 'lastMessageAt'); table.insert(fields, now)
 rcall('HSET', KEYS[1], unpack(fields))
 set_list(KEYS[1], h, reopened and 'open' or h.status, now)
--- the view from the hash as read plus what was just written (no second HGETALL), encoded once;
--- the event data around it is spliced as text (the message JSON comes from append_log)
+-- the conversation is the hash as read plus what was just written (no second HGETALL); each JSON
+-- is encoded once and the event data around it spliced as text (the message's from append_entry)
 local previousStatus = h.status
 for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
 -- the event carries the brief (what a message changes); the whole view only where a
 -- conversation.updated goes out or the caller wants it back (a.brief: the brief will do)
 local briefJson = cjson.encode(conv_brief(h))
-local viewJson = (a.brief and #changed == 0) and briefJson or cjson.encode(conv_view(h))
+local viewJson = (#changed > 0 or not a.brief) and cjson.encode(conv_view(h)) or nil
 
 emit_json(KEYS[3], 'message.created', h.accountId, a.uid, now, '{"message":' .. msgJson .. ',"conversation":' .. briefJson ..
   ',"waitedSince":' .. (waitedSince == NULL and 'null' or cjson.encode(waitedSince)) .. '}')

@@ -132,12 +132,10 @@ export function appendMessageCall(k: PartitionKeys, a: AppendMessageInput, given
   }
 }
 
-/** The script's argument table: the input without conversationId and inboxId, null fields left out. */
+/** The script's argument table: the input without conversationId and inboxId (they are in KEYS). */
 function packAppendInput(a: AppendMessageInput): Buffer {
   const { conversationId: _c, inboxId: _i, ...rest } = a
-  const argv: Record<string, unknown> = {}
-  for (const [f, v] of Object.entries(rest)) if (v !== null) argv[f] = v
-  return pack(argv)
+  return packDefined(rest)
 }
 
 /**
