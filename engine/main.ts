@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   }
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3, name: `parley-engine-${config.nodeId}` })
   const limiterRedis = connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, name: `parley-rl-${config.nodeId}` })
-  // one instance: the classic subscriber; a cluster uses shard subscribers instead (engine/sharded-feed.ts)
+  // one instance: the classic subscriber; a cluster uses shard subscribers instead (lua/feeds/sharded.ts)
   const sub = connectRedis(config.redis, { name: `parley-sub-${config.nodeId}`, lazyConnect: config.redis.kind === 'cluster' })
   for (const client of [redis, limiterRedis, sub]) client.on('error', throttledErrorLog(log))
   await awaitLayout(redis, config.redis, config.partitions, log)

@@ -25,7 +25,12 @@ export function createMetrics() {
     name: 'parley_redis_script_seconds', help: 'Latency of Redis script calls', labelNames: ['script'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [registry],
   })
-  return { registry, connections, framesIn, framesOut, socketBatches, errors, upgrades, scriptSeconds }
+  const ackedLost = new client.Counter({
+    name: 'parley_acked_lost_total',
+    help: 'ALARM: messages this node acknowledged that Redis then lost and the archive never got (failover to a lagging replica without REDIS_WAIT_REPLICAS, a lost AOF tail)',
+    labelNames: ['partition'] as const, registers: [registry],
+  })
+  return { registry, ackedLost, connections, framesIn, framesOut, socketBatches, errors, upgrades, scriptSeconds }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

@@ -1,7 +1,7 @@
 // Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
 import { isCluster, type RedisClient as Redis } from '../lua/client.js'
 import type { Redis as IORedis } from 'ioredis'
-import { createShardedFeed } from './fanout/sharded-feed.js'
+import { createShardedFeed } from '../lua/feeds/sharded.js'
 import type { Sql } from 'postgres'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
@@ -42,7 +42,8 @@ import { createSockets } from './sockets/index.js'
 import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
-import { createPubsubFeed } from './fanout/feed.js'
+import { createPubsubFeed } from '../lua/feeds/feed.js'
+import { createAckLedger } from './durability/acked.js'
 import { keysFor, partitionOf } from '../lua/keys.js'
 
 /** how long a state change waits for a catching-up partition before `unavailable` */
@@ -95,7 +96,7 @@ export function createEngine(deps: EngineDeps) {
     onRehydrated: () => retention.rehydrated.inc(), onContactRehydrated: () => retention.contactsRehydrated.inc(),
   })
   const directory = createDirectory({
-    redis, partitions: config.partitions, ...(rehydrator === null ? {} : { restoreContact: rehydrator.restoreContact }),
+    redis, partitions: config.partitions, scripts: baseScripts, ...(rehydrator === null ? {} : { restoreContact: rehydrator.restoreContact }),
   })
   // conversation scripts that find no conversation restore an evicted one and run again
   const scripts = rehydrator === null ? baseScripts : withRehydration(baseScripts, rehydrator)
@@ -137,8 +138,12 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
+  const acked = createAckLedger({
+    redis, sql: deps.sql, partitions: config.partitions, log,
+    onLost: (p, lost) => metrics.ackedLost.inc({ partition: String(p) }, lost.length),
+  })
   const opDeps: OpDeps = {
-    config, redis, directory, presence, scripts, reader, assignment, now: Date.now, hotTail: config.hotTail,
+    config, redis, directory, presence, scripts, reader, assignment, acked, now: Date.now, hotTail: config.hotTail,
     assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
     search: createSearch({ sql: deps.sql, redis, partitions: config.partitions }),
   }
@@ -172,7 +177,11 @@ export function createEngine(deps: EngineDeps) {
     onPresence: (n) => { follow.onPresence(n).catch((err: unknown) => log.warn({ err }, 'agentsOnline update failed')) },
     onControl: (n) => { follow.onControl(n).catch((err: unknown) => log.warn({ err, type: n.header.t }, 'control notice failed')) },
     onLost: follow.lost,
-    onResynced: (p) => { follow.resynced(p).catch((err: unknown) => log.warn({ err, partition: p }, 'resync after a fan-out gap failed')) },
+    onResynced: (p) => {
+      follow.resynced(p).catch((err: unknown) => log.warn({ err, partition: p }, 'resync after a fan-out gap failed'))
+      // did Redis take back something this node acknowledged (a failover, a restart)?
+      acked.check(p).catch((err: unknown) => log.warn({ err, partition: p }, 'checking acknowledged messages after a fan-out gap failed'))
+    },
   })
   fanoutRef = fanout
 
@@ -205,7 +214,7 @@ export function createEngine(deps: EngineDeps) {
     app, log, metrics, sql: deps.sql, directory, store: createWebhookStore({ redis, partitions: config.partitions }),
     admin: adminOnly(config.adminToken), allowPrivate: config.webhooksAllowPrivate, secretOverlapMs: config.webhookSecretOverlapMs,
   })
-  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql })
+  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql, acked })
   const scheduler = createScheduler({
     scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,
     onReopened: (c) => assignReopened({ directory, assignment }, c),

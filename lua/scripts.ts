@@ -534,6 +534,21 @@ export type RehydrateContactInput = {
   identifier: string | null
   now: number
 }
+export type CreateContactInput = {
+  contactId: string; accountId: string; uid: string; now: number
+  /** the contact hash, field -> value */
+  fields: Record<string, string>
+  /** the contact.created event's data */
+  event: Record<string, unknown>
+}
+export function createContactCall(k: PartitionKeys, a: CreateContactInput): ScriptCall {
+  return {
+    name: 'createContact',
+    keys: [k.contact(a.contactId), k.contactsTouched, k.events],
+    args: [pack({ id: a.contactId, accountId: a.accountId, uid: a.uid, now: a.now, fields: Object.entries(a.fields).flat(), event: JSON.stringify(a.event) })],
+  }
+}
+
 export function rehydrateContactCall(k: PartitionKeys, a: RehydrateContactInput): ScriptCall {
   return {
     name: 'rehydrateContact',

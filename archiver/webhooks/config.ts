@@ -37,7 +37,7 @@ export type DispatcherConfig = {
   allowPrivate: boolean;
   /** delivered deliveries are kept this long (then deleted); dead letters are kept until replayed or the webhook goes */
   keepDeliveredMs: number;
-  /** typing webhooks: SUBSCRIBE to the partition fan-out channels (best effort; off on a Redis Cluster, whose fan-out is sharded SPUBLISH) */
+  /** typing webhooks: subscribe to the partition fan-out channels (best effort; SSUBSCRIBE per partition on a Redis Cluster) */
   typing: boolean;
 };
 
@@ -103,9 +103,8 @@ export function loadConfig(env: Env): ConfigResult {
     responseCapBytes: int('WEBHOOK_RESPONSE_CAP_BYTES', 16_384, 0, 1_048_576),
     allowPrivate: flag('WEBHOOKS_ALLOW_PRIVATE'),
     keepDeliveredMs: int('WEBHOOK_KEEP_DELIVERED_MS', 7 * 86_400_000, 0, 365 * 86_400_000),
-    typing: flag('WEBHOOKS_TYPING', !cluster),
+    typing: flag('WEBHOOKS_TYPING', true),
   };
-  if (cluster && config.typing) errors.push('WEBHOOKS_TYPING=1 needs REDIS_URL (one instance): on a Redis Cluster typing is sharded SPUBLISH, which the typing intake cannot hear');
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }
 

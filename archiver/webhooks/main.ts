@@ -64,7 +64,10 @@ const intake = createIntake({
   onQueued: () => sender.poke(),
   setHealthy: (ok) => readiness.setArchiving(ok),
 });
-const typing = !config.typing ? null : createTypingIntake({ redis, sql, log, metrics, definitions, partitions: config.partitions, onQueued: () => sender.poke() });
+const typing = !config.typing ? null : createTypingIntake({
+  redis, sql, log, metrics, definitions, partitions: config.partitions, onQueued: () => sender.poke(),
+  clusterPassword: config.redis.kind === 'cluster' ? config.redis.password : null,
+});
 const server = createHttpServer({ readiness, registry: metrics.registry, log });
 const stop = new AbortController();
 let running = false;

@@ -1,7 +1,7 @@
 // Contacts: created per inbox connection (one per identifier: first writer wins), found by id or
 // identifier, and touched on every read (eviction's idle index); an evicted contact is restored
 // from the archive on first use.
-import { eventFields } from '../../lua/codec.js'
+import { createContactCall } from '../../lua/scripts.js'
 import { newId, newUid } from '../ids.js'
 import type { Contact } from '../protocol.js'
 import type { DirectoryContext } from './context.js'
@@ -48,13 +48,12 @@ export function createContactDirectory(ctx: DirectoryContext) {
       }
     }
     const ts = now()
-    await redis.multi()
-      .hset(k.contact(contact.id), {
-        id: contact.id, accountId, identifier: identifier ?? '', verified: contact.verified ? '1' : '0', inboxId, createdAt: String(ts),
-      })
-      .zadd(k.contactsTouched, ts, contact.id)
-      .xadd(k.events, '*', ...eventFields('contact.created', accountId, newUid(), ts, { ...contact, inboxId }))
-      .exec()
+    // one script, not a MULTI: during a slot migration it waits for the move instead of failing
+    const reply = await ctx.scripts.run(createContactCall(k, {
+      contactId: contact.id, accountId, uid: newUid(), now: ts, event: { ...contact, inboxId },
+      fields: { id: contact.id, accountId, identifier: identifier ?? '', verified: contact.verified ? '1' : '0', inboxId, createdAt: String(ts) },
+    }))
+    if (reply[0] !== 1) throw new Error(`contact id ${contact.id} already taken`)
     return contact
   }
 

@@ -1,8 +1,9 @@
 // Accounts, inboxes, agents and contacts: their live source of truth is Redis (keys from
 // lua/keys.ts); every change is written together with its event on the partition stream, in one
-// MULTI, so the archiver sees exactly what was written. One directory, served by three parts
+// MULTI (a new contact: one script), so the archiver sees exactly what was written. One directory, served by three parts
 // (inboxes.ts, agents.ts, contacts.ts) over one context (context.ts).
 import type { RedisClient as Redis } from '../../lua/client.js'
+import type { Scripts } from '../../lua/scripts.js'
 import { createAgentDirectory } from './agents.js'
 import { createContactDirectory } from './contacts.js'
 import { directoryContext, type RestoreContact } from './context.js'
@@ -15,6 +16,8 @@ export {
 
 export function createDirectory(deps: {
   redis: Redis; partitions: number; now?: () => number
+  /** the engine's scripts (durability, metrics); made from `redis` when absent */
+  scripts?: Scripts
   /** brings a contact evicted from Redis back from PostgreSQL (engine/eviction.ts); absent = no archive */
   restoreContact?: RestoreContact
 }) {

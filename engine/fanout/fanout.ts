@@ -14,7 +14,7 @@ import { eventPayload, payloadOf, type Payload } from '../frames.js'
 import type { Logger } from '../log.js'
 import type { Socket } from '../sockets/index.js'
 import { contactConversationView } from '../views.js'
-import type { Feed } from './feed.js'
+import type { Feed } from '../../lua/feeds/feed.js'
 import { createSequencer } from './sequencer.js'
 
 /** A notice as nodes receive it: the header parsed, the event data still JSON text. */

@@ -6,7 +6,8 @@
 // the node reads back from the log what came after its last id, delivers it in order, then the
 // held notices it has not delivered yet, and goes live: a connected client misses nothing and gets
 // nothing twice. If the log no longer holds the gap (down longer than its window), the partition's
-// local clients are told to reconnect and resume (`lost`), which the protocol's recipe covers.
+// local clients are told to reconnect and resume (`lost`), which the protocol's recipe covers. If it
+// went back behind what the node delivered (Redis lost writes), the node follows it from there.
 import type { Redis, Cluster } from 'ioredis'
 import { NOTICE_LOG_MS, noticeId } from '../../lua/codec.js'
 import { compareStreamIds } from '../../lua/stream-id.js'
@@ -103,6 +104,7 @@ export function createSequencer(deps: {
             s.last = await newestId(key) ?? s.last
             deps.lost(p)
           } else {
+            await rewindIfRegressed(p, s, key)
             await replay(s, key)
           }
         }
@@ -133,6 +135,22 @@ export function createSequencer(deps: {
       }
       if (page.length < PAGE) return
     }
+  }
+
+  /**
+   * Redis went back in time (a failover to a lagging replica, an AOF that lost its tail): the log
+   * ends before what this node delivered. Stream ids come from the promoted master's clock: in step
+   * with the old one's, what it logged since is above `last` anyway; running behind, its new ids fall
+   * below `last` and each would be taken for a notice already delivered. So the node follows the log
+   * from its newest entry. (What a clock that far behind logged before this node re-subscribed is not
+   * told apart from what it delivered: run NTP. The engine's ack ledger, engine/durability, counts
+   * the messages Redis lost.)
+   */
+  async function rewindIfRegressed(p: number, s: State, key: string): Promise<void> {
+    const newest = await newestId(key)
+    if (newest === null || compareStreamIds(newest, s.last) >= 0) return // an empty log (trimmed when idle) tells nothing
+    log.warn({ partition: p, last: s.last, newest }, 'fan-out: the notice log is behind what this node delivered (Redis lost writes): following it from its newest entry')
+    s.last = newest
   }
 
   async function newestId(key: string): Promise<string | null> {

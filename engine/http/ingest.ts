@@ -3,6 +3,7 @@
 // the inbox or opens one, and appends the message as the contact's. `sourceId` is unique per inbox:
 // a repeat returns the first message (and its conversation) and writes nothing.
 import type { RedisClient as Redis } from '../../lua/client.js'
+import type { AckLedger } from '../durability/acked.js'
 import type { Sql } from 'postgres'
 import type { TemplatedApp } from 'uWebSockets.js'
 import { appendMessageCall, createConversationCall, json, type Scripts } from '../../lua/scripts.js'
@@ -40,6 +41,8 @@ export type IngestDeps = {
   rehydrator?: Rehydrator | null
   /** a repeat whose first message has left the Redis hot tail is read from PostgreSQL */
   sql?: Sql | null
+  /** the messages this node acknowledged lately, checked after a fan-out gap (engine/durability) */
+  acked?: AckLedger
 }
 
 /** How long a client waits before asking again about a first message not archived yet. */
@@ -115,16 +118,18 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
     const assignment = deps.assignment
     if (opened[0] === 1 && inbox.autoAssign && assignment !== undefined) await assignment.autoAssign(accountId, inbox.id, conversationId)
 
+    const uid = newUid()
     const reply = await scripts.run(appendMessageCall(k, {
       conversationId, inboxId: inbox.id, accountId, senderType: 'contact', senderId: contact.id, inboxes: null,
       content, contentType: 'text', contentAttributes: '{}', private: false, echoId: null, sourceId,
-      now, uid: newUid(), reopenUid: newUid(), floodLimit: inbox.messagesPerMinute,
+      now, uid, reopenUid: newUid(), floodLimit: inbox.messagesPerMinute,
       hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
     }))
     // the same sourceId raced in from another request meanwhile
     if (reply[0] === 5) return firstOf(String(reply[1]))
     if (reply[0] !== 1 && reply[0] !== 2) throw scriptError(reply)
     const message = json(reply, 1)
+    if (reply[0] === 1 && typeof message['id'] === 'string') deps.acked?.record(accountId, conversationId, message['id'], uid)
     let conversation = reply[0] === 1 || message['conversationId'] === conversationId
       ? json(reply, 2)
       : await loadConversation(message['conversationId'])

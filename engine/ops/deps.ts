@@ -7,6 +7,7 @@ import type { Presence } from '../presence.js'
 import type { Assignment } from '../assignment.js'
 import type { RateLimiterMemory } from 'rate-limiter-flexible'
 import type { Search } from '../search/search.js'
+import type { AckLedger } from '../durability/acked.js'
 
 /** Everything an op may use. `now` is injectable so tests can drive time through the scripts. */
 export type OpDeps = {
@@ -24,4 +25,6 @@ export type OpDeps = {
   hotTail: number
   /** full-text search over the archive (engine/search) */
   search?: Search
+  /** the messages this node acknowledged lately, checked after a fan-out gap (engine/durability) */
+  acked?: AckLedger
 }

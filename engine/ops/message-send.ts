@@ -40,13 +40,14 @@ export const messageSend: Op<OpDeps> = {
     const isPrivate = optBool(frame, 'private') ?? false
     const contact = conn.principal.kind === 'contact' ? conn.principal : null
     if (contact !== null && isPrivate) throw new AppError('forbidden', 'private notes are for agents only')
+    const uid = newUid()
     const senderId = contact !== null ? contact.contactId : conn.principal.kind === 'agent' ? conn.principal.agent.id : ''
     const reply = await deps.scripts.run(appendMessageCall(deps.reader.keysOf(conn.accountId), {
       conversationId, inboxId: null, accountId: conn.accountId,
       senderType: contact !== null ? 'contact' : 'agent', senderId,
       inboxes: contact !== null ? null : deps.reader.agentInboxes(conn),
       content, contentType, contentAttributes: JSON.stringify(contentAttributes), private: isPrivate, echoId, sourceId: null,
-      now: deps.now(), uid: newUid(), reopenUid: newUid(),
+      now: deps.now(), uid, reopenUid: newUid(),
       floodLimit: contact !== null ? contact.inbox.messagesPerMinute : 0,
       hotTail: deps.hotTail, dedupeTtlMs: DEDUPE_TTL_MS, sourceTtlMs: SOURCE_TTL_MS,
       brief: true, // the ack is the message; of the conversation only the hint and the assignee are read
@@ -66,6 +67,7 @@ export const messageSend: Op<OpDeps> = {
       if (conv['assigneeId'] === null) await deps.assignment.autoAssign(conn.accountId, contact.inbox.id, conversationId)
     }
     const message = json(reply, 1)
+    if (reply[0] === 1 && typeof message['id'] === 'string') deps.acked?.record(conn.accountId, conversationId, message['id'], uid)
     // a repeated echoId answers with the message as it now is (edited or deleted since: same id)
     if (reply[0] === 2 && typeof message['id'] === 'string') return { message: await deps.reader.currentVersion(conn.accountId, conversationId, message as { id: string }) }
     return { message }

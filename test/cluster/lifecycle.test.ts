@@ -199,14 +199,15 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
     t.match(after.slice(agentHistory.length), [{ id: sent['id'], content: 'me again' }, { content: 'Conversation was reopened' }])
   })
 
-  await t.test('webhooks: the dispatcher on the cluster delivers each message once, signed', async (t) => {
+  await t.test('webhooks: the dispatcher on the cluster delivers each message and typing once, signed', async (t) => {
     await dispatcher
     const receiver = await startReceiver(t)
     const sent = new Map<string, { accountId: string; secret: string }>()
     const secrets = new Map<string, string>()
+    const typed = new Map<string, string>()
     for (const tenant of quiet) {
       const accountId = tenant.account['id'] as string
-      const r = await adminPost(nodeA.http, `/api/v1/accounts/${accountId}/webhooks`, { url: receiver.url, events: ['message_created'] })
+      const r = await adminPost(nodeA.http, `/api/v1/accounts/${accountId}/webhooks`, { url: receiver.url, events: ['message_created', 'conversation_typing_on'] })
       t.equal(r.status, 200, 'webhook created')
       secrets.set(accountId, r.body['webhook'].secret as string)
     }
@@ -218,17 +219,23 @@ t.test('conversation lifecycle on a 3-master cluster', async (t) => {
         const id = (await ok(widget, 'message.send', { conversationId: convId, content: `hook ${n}` }))['message']['id'] as string
         sent.set(id, { accountId, secret: secrets.get(accountId) as string })
       }
+      await ok(widget, 'typing', { conversationId: convId, on: true })
+      typed.set(convId, accountId)
     }
     const ofOurs = () => receiver.received.filter((r) => sent.has(r.body['data']?.message?.id))
     await until(() => (new Set(ofOurs().map((r) => r.body['data'].message.id)).size === sent.size ? true : undefined), 30_000, 'every message delivered')
+    // typing is no stream entry: the dispatcher hears it through its shard subscriptions
+    const typings = () => receiver.received.filter((r) => r.event === 'conversation_typing_on' && typed.has(r.body['data']?.conversationId))
+    await until(() => (typings().length >= typed.size ? true : undefined), 15_000, 'typing delivered')
+    t.same(typings().map((r) => r.body['accountId']).sort(), [...typed.values()].sort(), 'typing on both masters delivered, once each, to its account')
     const sql = postgres(s.pg.url, { max: 1, onnotice: () => {} })
     t.teardown(() => sql.end({ timeout: 2 }))
     const ids = [...secrets.keys()]
     const rows = await until(async () => {
       const r = await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from webhook_deliveries where account_id in ${sql(ids)} group by status`
-      return r.length === 1 && r[0]?.status === 'delivered' && r[0].n === sent.size ? r : undefined
+      return r.length === 1 && r[0]?.status === 'delivered' && r[0].n === sent.size + typed.size ? r : undefined
     }, 10_000, 'every delivery marked delivered')
-    t.same(rows, [{ status: 'delivered', n: sent.size }], 'the queue owes nothing more: one delivery per message')
+    t.same(rows, [{ status: 'delivered', n: sent.size + typed.size }], 'the queue owes nothing more: one delivery per message and typing')
     const got = ofOurs()
     t.equal(got.length, sent.size, `${sent.size} messages of two accounts on two masters: each delivered once`)
     for (const r of got) {

@@ -70,7 +70,7 @@ t.test('every op while the busy partition slot migrates', async (t) => {
   await carl.request('ping')
   await carl.close()
 
-  // connected before the window (a new contact's first connection is no script: refused 503 meanwhile)
+  // a widget connected before the window opens its first conversation in it
   const freshWidget = track(await connect(widgetUrl(tenant.inbox['websiteToken'])))
 
   let sending = true
@@ -93,6 +93,11 @@ t.test('every op while the busy partition slot migrates', async (t) => {
     (async () => {
       const fresh = await open(null, freshWidget) // a new conversation (+ round robin) waits for the end
       await must('fresh message', fresh.w, 'message.send', { conversationId: fresh.id, content: 'new here' })
+    })(),
+    (async () => {
+      // a new visitor's first connection creates its contact (a script): it waits for the move too
+      const visitor = track(await connect(widgetUrl(tenant.inbox['websiteToken'])))
+      await must('new visitor', visitor, 'ping')
     })(),
     (async () => {
       await must('seen (agent)', ann, 'seen', { conversationId: seen.id })

@@ -6,7 +6,7 @@ import t from 'tap'
 import { NOTICE_LOG_MS, noticeId, splitNotice } from '../../lua/codec.js'
 import { keysFor } from '../../lua/keys.js'
 import { compareStreamIds } from '../../lua/stream-id.js'
-import { createPubsubFeed } from '../../engine/fanout/feed.js'
+import { createPubsubFeed } from '../../lua/feeds/feed.js'
 import { createSequencer } from '../../engine/fanout/sequencer.js'
 import { createLogger } from '../../engine/log.js'
 import { PARTITIONS, scriptFixture } from '../lua/fixture.js'
@@ -143,4 +143,29 @@ t.test('the notice log keeps only its window', async (t) => {
   const entries = (await f.redis.xrange(f.k.notices, '-', '+')) as [string, string[]][]
   t.notOk(entries.some(([id]) => id === `${old}-0`), 'an entry older than the window is trimmed')
   t.ok(entries.length >= 1, 'the new notice is there')
+})
+
+t.test('Redis went back in time (a lagging replica promoted): the node follows the log from its newest entry', async (t) => {
+  const f = await scriptFixture(t)
+  const n = await node(t, f.server.url, 'seq-regressed')
+  const conv = await f.open(1000)
+  const p = f.k.partition
+  for (let i = 0; i < 3; i++) await f.send(conv['id'] as string, 2000 + i)
+  await f.redis.ping()
+  await new Promise((r) => setTimeout(r, 50))
+  const before = n.delivered.length
+  t.equal(messageIds(n.delivered).length, 3)
+  n.seq.down([p])
+  // the promoted replica's log: an older prefix whose newest id is below what the node delivered,
+  // and a clock behind, so what it publishes next also sorts below it
+  await f.redis.del(f.k.notices)
+  await f.redis.xadd(f.k.notices, '5-0', 'n', '{"t":"old"}\n{}')
+  n.seq.up([p])
+  t.ok(await n.seq.whenLive(2000, p), 'live again')
+  t.same(n.lost, [], 'not lost: the log is whole, only shorter')
+  const raw = '6-0 {"t":"message.created","a":"x","i":"y"}\n{"message":{"id":"6-0"}}'
+  await f.redis.publish(keysFor(p).fanout, raw)
+  await f.redis.ping()
+  await new Promise((r) => setTimeout(r, 50))
+  t.same(n.delivered.slice(before), [raw], 'a notice above the log\'s newest entry is delivered, though below the old last id')
 })

@@ -14,6 +14,8 @@ export type TestCluster = LocalCluster & {
   node(i: number): Redis;
   /** the nodes that are masters now */
   masters(): Promise<number[]>;
+  /** the node replicating master `i` now */
+  replicaOf(i: number): Promise<number>;
   /** the node index serving a slot now */
   ownerOf(slot: number): Promise<number>;
   /**
@@ -79,6 +81,14 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
     }
     return out;
   };
+  const replicaOf = async (m: number): Promise<number> => {
+    const port = started.nodes[m]?.port;
+    for (let i = 0; i < started.nodes.length; i++) {
+      const text = await node(i).info('replication').catch(() => '');
+      if (/^role:slave\r?$/m.test(text) && new RegExp(`^master_port:${port}\\r?$`, 'm').test(text)) return i;
+    }
+    throw new Error(`no replica of node ${m}`);
+  };
   const idOf = async (i: number) => String(await node(i).call('CLUSTER', 'MYID'));
   const ownerOf = async (slot: number): Promise<number> => {
     const masters = await masterNodes();
@@ -135,7 +145,7 @@ export async function startTestCluster(t: TeardownHost, opts: { masters?: number
   const moveSlot = async (slot: number, to: number, opts: { batch?: number; pauseMs?: number } = {}) =>
     (await beginMove(slot, to, () => false, opts)).finish();
   return {
-    ...started, node, masters: masterNodes, ownerOf, moveSlot, restart,
+    ...started, node, masters: masterNodes, replicaOf, ownerOf, moveSlot, restart,
     beginMove: (slot: number, to: number, moved: (key: string) => boolean) => beginMove(slot, to, moved),
   };
 }

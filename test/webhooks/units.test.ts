@@ -119,8 +119,8 @@ t.test('dispatcher config', async (t) => {
   t.match(loadConfig({ DATABASE_URL: 'postgres://x@h/db', REDIS_URL: 'redis://h', WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_LEASE_MS: '4000' }), { ok: false, errors: [/LEASE/] })
   const onCluster = { DATABASE_URL: 'postgres://x@h/db', REDIS_CLUSTER_NODES: 'a:7000,b:7001', REDIS_CLUSTER_PASSWORD: 'pw' }
   t.match(loadConfig(onCluster), {
-    ok: true, config: { redisUrl: '', redis: { kind: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }], password: 'pw' }, typing: false },
-  }, 'a cluster as the archiver reads it; no typing intake there')
-  t.match(loadConfig({ ...onCluster, WEBHOOKS_TYPING: '1' }), { ok: false, errors: [/WEBHOOKS_TYPING=1 needs REDIS_URL/] })
+    ok: true, config: { redisUrl: '', redis: { kind: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }], password: 'pw' }, typing: true },
+  }, 'a cluster as the archiver reads it; typing heard through shard subscriptions there too')
+  t.match(loadConfig({ ...onCluster, WEBHOOKS_TYPING: '0' }), { ok: true, config: { typing: false } })
   t.match(loadConfig({ ...onCluster, REDIS_URL: 'redis://h' }), { ok: false, errors: [/not both/] })
 })

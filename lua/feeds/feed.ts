@@ -1,9 +1,10 @@
-// Where a node's fan-out notices come from: a feed subscribes to the partition channels and says
-// when a partition's subscription goes down and when it is confirmed again, so the sequencer can
-// catch up what was published in between (engine/fanout/sequencer.ts). One instance: classic
-// SUBSCRIBE on one connection (this file). A Redis Cluster uses a sharded feed with the same shape.
+// Where fan-out notices come from: a feed subscribes to the partition channels and says when a
+// partition's subscription goes down and when it is confirmed again, so an engine node can catch
+// up what was published in between (engine/fanout/sequencer.ts). One instance: classic SUBSCRIBE
+// on one connection (this file). A Redis Cluster: the sharded feed (sharded.ts), same shape. Here
+// under lua/ because the engine's fan-out and the webhook dispatcher's typing intake both listen.
 import type { Redis } from 'ioredis'
-import type { Logger } from '../log.js'
+import type { Logger } from 'pino'
 
 export type FeedHandlers = {
   /** a raw notice of one partition, in publish order */

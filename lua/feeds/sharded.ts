@@ -8,9 +8,9 @@
 // published meanwhile (notices published during a slot migration reach nobody: the catch-up must
 // cover the window from the last notice it delivered).
 import { Redis, type Cluster } from 'ioredis'
-import { keysFor } from '../../lua/keys.js'
-import { partitionSlot } from '../../lua/slot.js'
-import type { Logger } from '../log.js'
+import type { Logger } from 'pino'
+import { keysFor } from '../keys.js'
+import { partitionSlot } from '../slot.js'
 import type { Feed, FeedHandlers } from './feed.js'
 
 export type ShardedFeedDeps = {
