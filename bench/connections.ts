@@ -1,7 +1,9 @@
 // Scenario "connections": how many idle widget connections one box holds, what each costs in
 // server RSS, and how fast they connect. The engine runs with WORKERS=n (one port, SO_REUSEPORT)
 // because a process here may hold at most `ulimit -n` (20,000) open files; the holders are
-// several processes, each from its own 127.0.0.x source address.
+// several processes, each from its own loopback source address (127.N.phase.x, N new per run:
+// a bound source address picks its port before it knows the destination, slowly when thousands
+// of a previous run's are in TIME_WAIT, which measured the client, not the server).
 //   npm run bench:connections [-- --full] [--connections 100000] [--workers 7] [--holders 6]
 //     [--concurrency 200] [--cpu-prof DIR] [--no-record]
 import { fork, type ChildProcess } from 'node:child_process'
@@ -9,7 +11,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { HoldMsg, HoldResult } from './gen/idle-load.js'
+import type { HoldMsg, HoldResult, ResumeMsg } from './gen/idle-load.js'
 import { parseArgs, type Args, type Mode } from './lib/args.js'
 import { diffPerConnection, removeSnapshot, summarizeSnapshot, takeSnapshot } from './lib/heap.js'
 import { childPids, cpuMeter, redisMemoryBytes, rssBytes } from './lib/procstat.js'
@@ -59,6 +61,8 @@ export async function runConnections(opts: ConnectionsOptions): Promise<Record<s
   const before = machine()
   const log = (s: string) => { if (opts.verbose) process.stderr.write(`[connections] ${s}\n`) }
   const perHolder = Math.ceil(opts.connections / opts.holders)
+  /** this run's loopback network: 127.<net>.<phase>.<holder> */
+  const net = 1 + Math.floor(Math.random() * 254)
   if (perHolder > PER_PROCESS) throw new Error(`${perHolder} connections per holder is over ${PER_PROCESS}: use more --holders`)
   if (opts.waitQuiet) await waitQuiet(() => [], log)
   const redis = await startBenchRedis()
@@ -105,7 +109,7 @@ export async function runConnections(opts: ConnectionsOptions): Promise<Record<s
         proc.once('exit', (code) => reject(new Error(`holder exited with ${code}`)))
         proc.send({
           type: 'hold', url: `${engine.ws}/ws/widget?website_token=${encodeURIComponent(token)}`, count: Math.max(0, count),
-          localAddress: `127.0.0.${2 + i}`, concurrency: Math.max(1, Math.round(opts.concurrency / opts.holders)),
+          localAddress: `127.${net}.0.${2 + i}`, concurrency: Math.max(1, Math.round(opts.concurrency / opts.holders)),
         } satisfies HoldMsg)
       })
     }))
@@ -131,6 +135,24 @@ export async function runConnections(opts: ConnectionsOptions): Promise<Record<s
       removeSnapshot(file)
       log(`heap of worker 0 (${onWorker} connections): ${heap.heapBytesPerConn} B/conn live JS heap; ${heap.top.slice(0, 6).map((r) => `${r.name} ${r.bytesPerConn} B`).join(', ')}`)
     }
+    // a reconnect storm of returning visitors: every holder drops its sockets, then opens each
+    // again with its session (no new contact, the open conversation read back)
+    const resumeMeter = cpuMeter(() => workers)
+    const resumeStarted = performance.now()
+    const resumed = await Promise.all(holders.map((proc, i) => new Promise<HoldResult>((resolve) => {
+      proc.once('message', (m: HoldResult) => resolve(m))
+      proc.send({
+        type: 'resume', concurrency: Math.max(1, Math.round(opts.concurrency / opts.holders)),
+        // fresh source addresses: the first connect's ports are in TIME_WAIT
+        localAddress: `127.${net}.1.${2 + i}`,
+      } satisfies ResumeMsg)
+    })))
+    // each holder waits 1 s for the closes before it reconnects: its own clock says how long the storm took
+    const resumeSeconds = Math.max(...resumed.map((r) => r.seconds), 1e-9)
+    const resumeCpu = resumeMeter.read()
+    const resumedCount = resumed.reduce((s, r) => s + r.connected, 0)
+    const resumeFailed = resumed.reduce((s, r) => s + r.failed, 0)
+    log(`${resumedCount} resumed with their session (${resumeFailed} failed) in ${resumeSeconds.toFixed(1)} s (${((performance.now() - resumeStarted) / 1000).toFixed(1)} s with the closes)`)
     const figures: Record<string, unknown> = {
       scenario: 'connections', mode: opts.mode, target: opts.connections, connected, failed,
       firstError: results.find((r) => r.firstError !== null)?.firstError ?? null,
@@ -140,6 +162,9 @@ export async function runConnections(opts: ConnectionsOptions): Promise<Record<s
       baselineRssMB: round(baseline / 1048576, 1), rssMB: round(rss / 1048576, 1),
       rssPerConnBytes: connected === 0 ? null : round((rss - baseline) / connected),
       idleServerCpu: round(idleCpu, 3),
+      resumed: resumedCount, resumeFailed, resumeSeconds: round(resumeSeconds, 1), resumePerSec: round(resumedCount / resumeSeconds),
+      resumeServerCpu: round(resumeCpu, 2),
+      resumeFirstError: resumed.find((r) => r.firstError !== null)?.firstError ?? null,
       redisBytesPerConn: connected === 0 ? null : round((redisMem - redisBaseline) / connected),
       holderRssPerConnBytes: connected === 0 ? null : round(holderRss / connected),
       perWorker,
@@ -161,7 +186,8 @@ export async function runConnections(opts: ConnectionsOptions): Promise<Record<s
 export function connectionsSummary(f: Record<string, unknown>): string {
   return `${f['connected']}/${f['target']} idle widget connections (${f['failed']} failed) on ${f['workers']} workers; ` +
     `${f['rssPerConnBytes']} B server RSS/conn (${f['baselineRssMB']} → ${f['rssMB']} MB); connect ${f['connectPerSec']}/s ` +
-    `(server cpu ${f['connectServerCpu']}); idle server cpu ${f['idleServerCpu']}; redis ${f['redisBytesPerConn']} B/conn`
+    `(server cpu ${f['connectServerCpu']}); resumed with session ${f['resumePerSec']}/s (${f['resumeFailed']} failed); ` +
+    `idle server cpu ${f['idleServerCpu']}; redis ${f['redisBytesPerConn']} B/conn`
 }
 
 async function main(): Promise<void> {

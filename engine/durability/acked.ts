@@ -13,10 +13,15 @@ import { keysFor, partitionOf } from '../../lua/keys.js'
 import { compareStreamIds } from '../../lua/stream-id.js'
 import type { Logger } from '../log.js'
 
-/** how long an acknowledged message is remembered: far longer than a failover or a replica's lag */
-export const LEDGER_MS = 30_000
+/**
+ * How long an acknowledged message is remembered while its partition is live: far longer than a
+ * replica's lag. (While the partition is down nothing is forgotten: writes are refused, so nothing
+ * is recorded, and the check at its return sees what was acknowledged before the loss, however long
+ * the outage.) Memory: about 200 B per message, so 20 s at 5,000 msg/s on a node is 20 MB.
+ */
+export const LEDGER_MS = 20_000
 /** per partition, at most this many (the oldest are forgotten first) */
-const MAX_PER_PARTITION = 50_000
+const MAX_PER_PARTITION = 20_000
 /** a message missing from Redis and PostgreSQL is looked for again this often before it counts */
 const PG_RETRIES = 4
 const PG_RETRY_MS = 1500
@@ -106,7 +111,7 @@ export function createAckLedger(deps: {
   async function checkNow(p: number): Promise<LostMessage[]> {
     const q = queues[p]
     if (q === undefined) return []
-    prune(q, now())
+    // no pruning by time here: after a long outage the messages acknowledged before it are the point
     const items = q.items.slice(q.head)
     if (items.length === 0) return []
     const where = await inRedis(p, items)

@@ -61,6 +61,7 @@ t.test('connections: idle widgets on WORKERS=2 are held and measured', async (t)
   t.equal(r.code, 0, r.stderr)
   const f = JSON.parse(r.lines[0] ?? '{}') as Json
   t.match(f, { scenario: 'connections', target: 60, connected: 60, failed: 0, workers: 2, rssPerConnBytes: Number, connectPerSec: Number })
+  t.match(f, { resumed: 60, resumeFailed: 0, resumePerSec: Number }, 'every widget came back with its session')
   t.equal(f['perWorker'].length, 2)
 })
 
