@@ -6,7 +6,7 @@ export type Tx = TransactionSql;
 export const TABLES = [
   'accounts', 'inboxes', 'agents', 'inbox_members', 'contacts', 'contact_inboxes', 'conversations', 'messages',
   'reporting_events', 'csat_responses', 'archiver_dead_letters', 'report_rollups',
-  'report_rollups_daily',
+  'report_rollups_daily', 'report_rollups_monthly',
 ] as const;
 export type Table = (typeof TABLES)[number];
 

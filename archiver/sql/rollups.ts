@@ -1,16 +1,25 @@
-// Report rollups (migrations 00004 and 00006: report_rollups per UTC hour, report_rollups_daily per
-// UTC day): what a batch inserted, added per account, metric, bucket, dimension (the account, its
+// Report rollups (migrations 00004, 00006 and 00007: report_rollups per UTC hour,
+// report_rollups_daily per UTC day, report_rollups_monthly per UTC month): what a batch inserted, added per account, metric, bucket, dimension (the account, its
 // inbox, its agent) and value slot, in the batch's transaction. Only rows the batch really inserted
-// count (the inserts return them), so a replayed batch adds nothing to either table. Keys are
-// written in sorted order, hourly rows before daily ones (concurrent archivers lock rollup rows in
-// one order).
+// count (the inserts return them), so a replayed batch adds nothing to any of them. Keys are
+// written in sorted order, hourly rows before daily ones before monthly ones (concurrent archivers
+// lock rollup rows in one order).
 import { add, type Counts, type Tx } from './common.js';
 
 export const HIST_SIZE = 64;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-const TABLE = { hour: 'report_rollups', day: 'report_rollups_daily' } as const;
+const TABLE = { hour: 'report_rollups', day: 'report_rollups_daily', month: 'report_rollups_monthly' } as const;
 type Grain = keyof typeof TABLE;
+const GRAINS = ['hour', 'day', 'month'] as const;
+
+/** The bucket (ms) of a time at a grain: the UTC hour, day or month that holds it. */
+function bucketOf(grain: Grain, at: number): number {
+  if (grain === 'hour') return Math.floor(at / HOUR) * HOUR;
+  if (grain === 'day') return Math.floor(at / DAY) * DAY;
+  const d = new Date(at);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
 
 /** The histogram slot (1-based) of a value in ms: report_hist_slot() in SQL. */
 export function histSlot(v: number): number {
@@ -20,10 +29,10 @@ export function histSlot(v: number): number {
 type Delta = { account_id: string; metric: string; dim: string; key: string; bucket: number; slot: number; n: number; total: number };
 
 export function createRollups() {
-  const deltas: Record<Grain, Map<string, Delta>> = { hour: new Map(), day: new Map() };
+  const deltas: Record<Grain, Map<string, Delta>> = { hour: new Map(), day: new Map(), month: new Map() };
   function put(account: string, metric: string, at: number, inbox: string | null, agent: string | null, slot: number, v: number): void {
-    for (const grain of ['hour', 'day'] as const) {
-      const bucket = grain === 'hour' ? Math.floor(at / HOUR) * HOUR : Math.floor(at / DAY) * DAY;
+    for (const grain of GRAINS) {
+      const bucket = bucketOf(grain, at);
       for (const [dim, key] of [['all', ''], ['inbox', inbox ?? ''], ['agent', agent ?? '']] as const) {
         if (dim !== 'all' && key === '') continue;
         const k = `${account}\u0001${metric}\u0001${dim}\u0001${key}\u0001${bucket}\u0001${slot}`;
@@ -50,7 +59,7 @@ export function createRollups() {
   }
 
   async function write(tx: Tx, counts: Counts): Promise<void> {
-    for (const grain of ['hour', 'day'] as const) await writeGrain(tx, counts, grain);
+    for (const grain of GRAINS) await writeGrain(tx, counts, grain);
   }
   async function writeGrain(tx: Tx, counts: Counts, grain: Grain): Promise<void> {
     if (deltas[grain].size === 0) return;

@@ -6,8 +6,8 @@
 // (5 with business hours: value_in_business_hours = 30 % of the value, a stand-in, not business_ms),
 // 50 agents (5 per inbox, 10 of them in two inboxes), 0.7 contacts per conversation.
 // Secondary indexes are dropped before the load and rebuilt after (as a restore would), the report
-// rollups rebuilt from the rows (rebuild_report_rollups: the hourly rows, then the daily ones from
-// them, what the archiver keeps batch by batch), then VACUUM ANALYZE. Deterministic: a seeded PRNG,
+// rollups rebuilt from the rows (rebuild_report_rollups: the hourly rows, then the daily and the
+// monthly ones from them, what the archiver keeps batch by batch), then VACUUM ANALYZE. Deterministic: a seeded PRNG,
 // so every run builds the same archive.
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -186,7 +186,8 @@ export async function buildArchive(sql: Sql, conversations: number, log: (s: str
   const r0 = performance.now()
   const [rolled] = await sql<{ n: string }[]>`select rebuild_report_rollups(${ACCOUNT}) as n`
   const [daily] = await sql<{ n: string }[]>`select count(*) as n from report_rollups_daily where account_id = ${ACCOUNT}`
-  log(`report rollups: ${rolled?.n} hourly and ${daily?.n} daily rows in ${Math.round(performance.now() - r0)} ms`)
+  const [monthly] = await sql<{ n: string }[]>`select count(*) as n from report_rollups_monthly where account_id = ${ACCOUNT}`
+  log(`report rollups: ${rolled?.n} hourly, ${daily?.n} daily and ${monthly?.n} monthly rows in ${Math.round(performance.now() - r0)} ms`)
   await sql.unsafe('vacuum analyze')
   return { conversations: nConv, messages: nMsg, reportingEvents: nEvents, csat: nCsat, contacts: nContacts, seconds: Math.round((performance.now() - t0) / 1000), bytes }
 }

@@ -1,6 +1,7 @@
-// Reports from the rollups the archiver keeps (migrations 00004 and 00006): per UTC hour
-// (report_rollups) and per UTC day (report_rollups_daily), dimension (the account, an inbox, an agent)
-// and value slot, the count and the value sum. A report reads them instead of the rows when
+// Reports from the rollups the archiver keeps (migrations 00004, 00006, 00007): per UTC hour
+// (report_rollups), per UTC day (report_rollups_daily) and per UTC month (report_rollups_monthly),
+// dimension (the account, an inbox, an agent) and value slot, the count and the value sum. A report
+// reads them instead of the rows when
 //   * its range starts and ends on whole UTC hours, and a timeseries' zone is a whole number of hours
 //     from UTC at both ends of the range (its hours and days are then whole UTC hours);
 //   * it filters by at most one of inbox and agent (a per-agent table: no inbox filter; per inbox: no
@@ -9,12 +10,13 @@
 //   * for the three times, more than EXACT_LIMIT values are in range: then count and mean are exact
 //     and p50/p90 are histogram estimates (±15 %, marked `approximate: true`); below it the rows give
 //     exact percentiles at little cost.
-// Which rows (splitRange): a UTC day is read from its daily row when it lies wholly inside [since,
-// until) and wholly inside one output bucket, i.e. no bucket starts strictly inside it (tables have
-// one bucket; a timeseries passes its bucket starts, made by PostgreSQL in the report's zone). The
-// rest of the range (partial days at the edges, and days a bucket boundary cuts: every day by hour,
-// the local midnight of a non-UTC day, week or month) is read from the hourly rows. Both hold the
-// same events summed differently, so the figures are the same either way, in any zone and across DST.
+// Which rows (splitRange): a UTC month is read from its monthly row, and of the rest a UTC day from
+// its daily row, when it lies wholly inside [since, until) and wholly inside one output bucket, i.e.
+// no bucket starts strictly inside it (tables have one bucket; a timeseries passes its bucket
+// starts, made by PostgreSQL in the report's zone). The rest of the range (partial days at the
+// edges, and days a bucket boundary cuts: every day by hour, the local midnight of a non-UTC day,
+// week or month) is read from the hourly rows. All three hold the same events summed differently,
+// so the figures are the same either way, in any zone and across DST.
 import type { PendingQuery, Row, Sql } from 'postgres'
 import type { Filters, Metric } from './params.js'
 import { figures, KIND } from './sources.js'
@@ -36,10 +38,13 @@ export type SlotRow = { grp: string; slot: number; n: string; total: number }
 export type By = 'agent' | 'inbox' | null
 /** [from, to) in ms */
 export type Interval = readonly [number, number]
-/** The parts of a range read from hourly and from daily rows (together: the whole range, no overlap). */
-export type Plan = { hourly: Interval[]; daily: Interval[] }
-/** How reports read rollups: tests turn the daily rows off and the exact-percentile limit down. */
-export type RollupOptions = { daily?: boolean; exactLimit?: number }
+/** The parts of a range read from hourly, daily and monthly rows (together: the whole range, no overlap). */
+export type Plan = { hourly: Interval[]; daily: Interval[]; monthly: Interval[] }
+/**
+ * How reports read rollups: tests turn the daily rows off (the monthly ones with them unless told)
+ * and the exact-percentile limit down.
+ */
+export type RollupOptions = { daily?: boolean; monthly?: boolean; exactLimit?: number }
 
 function metricName(metric: Metric, f: Filters): string {
   return KIND[metric] === 'duration' && f.businessHours ? `${ROLLUP[metric]}:bh` : ROLLUP[metric]
@@ -62,11 +67,54 @@ export function rollupsServe(metric: Metric, f: Filters, by: By = null, timezone
 }
 
 /**
- * Splits [since, until) (whole UTC hours) into the UTC days read from daily rows and the rest, read
- * hourly: a day is daily when it lies inside the range and no boundary (a bucket start) is strictly
- * inside it. Loops over the boundaries, never over the days (a table may span centuries).
+ * Splits [since, until) (whole UTC hours) into the UTC months read from monthly rows, the UTC days
+ * read from daily rows and the rest, read hourly: a month or day is taken whole when it lies inside
+ * the range and no boundary (a bucket start) is strictly inside it. Days: loops over the
+ * boundaries, never over the days (a table may span centuries); months: over the months of the
+ * range, with one pass over the sorted boundaries.
  */
-export function splitRange(since: number, until: number, boundaries: readonly number[], daily = true): Plan {
+export function splitRange(since: number, until: number, boundaries: readonly number[], daily = true, monthly = daily): Plan {
+  const months = monthly ? wholeMonths(since, until, boundaries) : []
+  const plan: Plan = { hourly: [], daily: [], monthly: months }
+  let at = since
+  for (const [a, b] of [...months, [until, until] as const]) {
+    if (a > at) {
+      const part = splitDays(at, a, boundaries, daily)
+      plan.hourly.push(...part.hourly)
+      plan.daily.push(...part.daily)
+    }
+    at = b
+  }
+  return plan
+}
+
+/** The start of the UTC month holding `t` (floor), or of the first month starting at or after it (ceil). */
+function monthStart(t: number, up: boolean): number {
+  const d = new Date(t)
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+  return up && start < t ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) : start
+}
+
+/**
+ * The UTC months inside [since, until) that no boundary cuts, contiguous ones joined: between two
+ * consecutive boundaries every month lies whole or not at all, so one step per boundary.
+ */
+function wholeMonths(since: number, until: number, boundaries: readonly number[]): Interval[] {
+  const points = [since, ...[...new Set(boundaries)].filter((b) => b > since && b < until).sort((a, b) => a - b), until]
+  const out: [number, number][] = []
+  for (let i = 1; i < points.length; i++) {
+    const a = monthStart(points[i - 1] as number, true)
+    const b = monthStart(points[i] as number, false)
+    if (a >= b) continue
+    const last = out[out.length - 1]
+    if (last !== undefined && last[1] === a) last[1] = b
+    else out.push([a, b])
+  }
+  return out
+}
+
+/** [since, until) into the whole UTC days no boundary cuts (daily) and the rest (hourly). */
+function splitDays(since: number, until: number, boundaries: readonly number[], daily: boolean): { hourly: Interval[]; daily: Interval[] } {
   const first = Math.ceil(since / DAY) * DAY
   const end = Math.floor(until / DAY) * DAY
   if (!daily || first >= end) return { hourly: [[since, until]], daily: [] }
@@ -88,14 +136,19 @@ export function splitRange(since: number, until: number, boundaries: readonly nu
 }
 
 /** `bucket, key, slot, n, total` of the report's rollup rows in `table` over the intervals. */
-function rowsIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metric: Metric, f: Filters, by: By, ivs: readonly Interval[]): Fragment {
+type RollupTable = 'report_rollups' | 'report_rollups_daily' | 'report_rollups_monthly'
+/** a daily read spans the days between its intervals, left out one by one, up to this many */
+const MAX_GAP_DAYS = 62
+
+function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By, ivs: readonly Interval[]): Fragment {
   const dim = by ?? (f.agentId !== null ? 'agent' : f.inboxId !== null ? 'inbox' : 'all')
   const key = by !== null ? sql`` : sql`and r.key = ${f.agentId ?? f.inboxId ?? ''}`
   const rows = sql`r.account_id = ${f.accountId} and r.metric = ${metricName(metric, f)} and r.dim = ${dim} ${key}`
   const first = ivs[0]
   const last = ivs[ivs.length - 1]
   if (first === undefined || last === undefined) return sql`select * from ${sql(table)} r where false`
-  if (ivs.length === 1 || table === 'report_rollups_daily') {
+  const gapDays = table === 'report_rollups_daily' ? (last[1] - first[0] - ivs.reduce((a, iv) => a + iv[1] - iv[0], 0)) / DAY : Infinity
+  if (ivs.length === 1 || gapDays <= MAX_GAP_DAYS) {
     // days: one index range, the few days a bucket boundary cuts left out (one daily row per day and slot)
     const gaps: string[] = []
     for (let i = 1; i < ivs.length; i++) {
@@ -105,7 +158,7 @@ function rowsIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metr
       where ${rows} and r.bucket >= ${new Date(first[0])} and r.bucket < ${new Date(last[1])}
       ${gaps.length === 0 ? sql`` : sql`and r.bucket <> all(${sql.array(gaps)}::timestamptz[])`}`
   }
-  // hours: the range's edges and the cut days, an index range scan each
+  // hours (the range's edges and the cut days), months, days around months: an index range scan each
   const iso = (i: 0 | 1) => sql.array(ivs.map((iv) => new Date(iv[i]).toISOString()))
   return sql`select r.bucket, r.key, r.slot, r.n, r.total
     from unnest(${iso(0)}::timestamptz[], ${iso(1)}::timestamptz[]) as iv(lo, hi)
@@ -114,9 +167,9 @@ function rowsIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metr
 
 /** `select <group>, slot, n, total` over the report's rollup rows; `group` is a bucket (of r.bucket) or r.key. */
 export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, plan: Plan, group: Fragment): Fragment {
-  const hourly = plan.hourly.length > 0 ? rowsIn(sql, 'report_rollups', metric, f, by, plan.hourly) : null
-  const daily = plan.daily.length > 0 ? rowsIn(sql, 'report_rollups_daily', metric, f, by, plan.daily) : null
-  const from = hourly !== null && daily !== null ? sql`${hourly} union all ${daily}` : hourly ?? daily ?? rowsIn(sql, 'report_rollups', metric, f, by, [])
+  const parts = ([['report_rollups', plan.hourly], ['report_rollups_daily', plan.daily], ['report_rollups_monthly', plan.monthly]] as const)
+    .filter(([, ivs]) => ivs.length > 0).map(([table, ivs]) => rowsIn(sql, table, metric, f, by, ivs))
+  const from = parts.length === 0 ? rowsIn(sql, 'report_rollups', metric, f, by, []) : parts.reduce((a, b) => sql`${a} union all ${b}`)
   return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total from (${from}) r group by 1, 2`
 }
 
@@ -127,7 +180,7 @@ export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, plan: 
 export async function fromRollups(
   sql: Sql, metric: Metric, f: Filters, by: By, boundaries: readonly number[], group: Fragment, options: RollupOptions = {},
 ): Promise<ReturnType<typeof rollupFigures> | null> {
-  const plan = splitRange(f.since, f.until, boundaries, options.daily ?? true)
+  const plan = splitRange(f.since, f.until, boundaries, options.daily ?? true, options.monthly ?? options.daily ?? true)
   const slots = await sql<SlotRow[]>`${rollupSlots(sql, metric, f, by, plan, group)}`
   if (KIND[metric] === 'duration' && slots.reduce((a, r) => a + Number(r.n), 0) <= (options.exactLimit ?? EXACT_LIMIT)) return null
   return rollupFigures(metric, slots)

@@ -33,10 +33,10 @@ const migrated = await freshDb(t, 4);
 const first = await runMigrations(migrated);
 
 t.test('migrations apply on an empty database and a re-run applies nothing', async (t) => {
-  t.same(first.applied, ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups']);
+  t.same(first.applied, ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups', '00007_monthly_rollups']);
   t.same(await runMigrations(migrated), { applied: [] });
   const rows = await migrated`select version from schema_migrations order by version`;
-  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups']);
+  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups', '00007_monthly_rollups']);
   const tables = await migrated<{ name: string }[]>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relispartition = false
@@ -45,7 +45,7 @@ t.test('migrations apply on an empty database and a re-run applies nothing', asy
     tables.map((r) => r.name),
     [
       'accounts', 'agents', 'archiver_checkpoints', 'archiver_dead_letters', 'contact_inboxes', 'contacts', 'conversations',
-      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'report_rollups', 'report_rollups_daily', 'reporting_events', 'schema_migrations', 'webhook_deliveries',
+      'csat_responses', 'inbox_members', 'inboxes', 'messages', 'report_rollups', 'report_rollups_daily', 'report_rollups_monthly', 'reporting_events', 'schema_migrations', 'webhook_deliveries',
     ],
   );
 });
@@ -113,7 +113,7 @@ t.test('an applied file that changed is reported, not re-applied', async (t) => 
   t.same(warnings, [{ version: '00001_a' }]);
 });
 
-t.test('00006 backfills daily rollups from an archive that has hourly ones only', async (t) => {
+t.test('00006 and 00007 backfill daily and monthly rollups from an archive that has hourly ones only', async (t) => {
   const before = (await listMigrations()).filter((m) => m.number <= 5);
   const dir = migrationsDir(t.testdir(Object.fromEntries(before.map((m) => [`${m.version}.sql`, readFileSync(m.url, 'utf8')]))));
   const db = await freshDb(t);
@@ -124,7 +124,7 @@ t.test('00006 backfills daily rollups from an archive that has hourly ones only'
     hour('2026-03-28T00:00:00Z', 3, 2, 5000), hour('2026-03-28T23:00:00Z', 3, 1, 2500), hour('2026-03-28T23:00:00Z', 4, 1, 4000),
     hour('2026-03-29T00:00:00Z', 3, 4, 9000), hour('2026-03-28T12:00:00Z', 3, 7, 1, 'ac_b1', 'agent', 'ag_1'), hour('2026-03-28T12:00:00Z', 3, 1, 1, 'ac_b2'),
   ])}`;
-  t.same((await runMigrations(db, undefined, MIGRATIONS_DIR)).applied, ['00006_daily_rollups']);
+  t.same((await runMigrations(db, undefined, MIGRATIONS_DIR)).applied, ['00006_daily_rollups', '00007_monthly_rollups']);
   const daily = await db`select account_id, dim, key, bucket, slot, n::int as n, total from report_rollups_daily order by 1, 2, 3, 4, 5`;
   t.same(daily.map((r) => [r['account_id'], r['dim'], r['key'], (r['bucket'] as Date).toISOString(), r['slot'], r['n'], r['total']]), [
     ['ac_b1', 'agent', 'ag_1', '2026-03-28T00:00:00.000Z', 3, 7, 1],
@@ -133,6 +133,14 @@ t.test('00006 backfills daily rollups from an archive that has hourly ones only'
     ['ac_b1', 'all', '', '2026-03-29T00:00:00.000Z', 3, 4, 9000],
     ['ac_b2', 'all', '', '2026-03-28T00:00:00.000Z', 3, 1, 1],
   ], 'one row per UTC day and slot, summed; other days, dimensions and accounts apart');
+  // and 00007 the months, from the days
+  const monthly = await db`select account_id, dim, key, bucket, slot, n::int as n, total from report_rollups_monthly order by 1, 2, 3, 4, 5`;
+  t.same(monthly.map((r) => [r['account_id'], r['dim'], r['key'], (r['bucket'] as Date).toISOString(), r['slot'], r['n'], r['total']]), [
+    ['ac_b1', 'agent', 'ag_1', '2026-03-01T00:00:00.000Z', 3, 7, 1],
+    ['ac_b1', 'all', '', '2026-03-01T00:00:00.000Z', 3, 7, 16500],
+    ['ac_b1', 'all', '', '2026-03-01T00:00:00.000Z', 4, 1, 4000],
+    ['ac_b2', 'all', '', '2026-03-01T00:00:00.000Z', 3, 1, 1],
+  ], 'one row per UTC month and slot, summed from the days');
 });
 
 t.test('display ids are unique per account', async (t) => {

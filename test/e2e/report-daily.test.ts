@@ -18,24 +18,39 @@ import { archiveFixture, PARTITIONS } from '../archiver/fixture.js'
 const Z = (iso: string) => Date.parse(iso)
 const H = 3_600_000
 
-t.test('splitRange: whole UTC days inside one bucket are daily, the rest hourly', async (t) => {
+t.test('splitRange: whole UTC months and days inside one bucket are monthly and daily, the rest hourly', async (t) => {
   const since = Z('2026-10-21T05:00:00Z')
   const until = Z('2026-10-24T19:00:00Z')
   t.same(splitRange(since, until, []), {
-    hourly: [[since, Z('2026-10-22T00:00:00Z')], [Z('2026-10-24T00:00:00Z'), until]], daily: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]],
+    hourly: [[since, Z('2026-10-22T00:00:00Z')], [Z('2026-10-24T00:00:00Z'), until]], daily: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]], monthly: [],
   }, 'a table: the two whole days')
-  t.same(splitRange(since, until, [], false), { hourly: [[since, until]], daily: [] }, 'daily rows off')
-  t.same(splitRange(since, Z('2026-10-22T19:00:00Z'), []), { hourly: [[since, Z('2026-10-22T19:00:00Z')]], daily: [] }, 'no whole day')
+  t.same(splitRange(since, until, [], false), { hourly: [[since, until]], daily: [], monthly: [] }, 'daily rows off')
+  t.same(splitRange(since, Z('2026-10-22T19:00:00Z'), []), { hourly: [[since, Z('2026-10-22T19:00:00Z')]], daily: [], monthly: [] }, 'no whole day')
   const berlinDays = [Z('2026-10-20T22:00:00Z'), Z('2026-10-21T22:00:00Z'), Z('2026-10-22T22:00:00Z'), Z('2026-10-23T22:00:00Z')]
-  t.same(splitRange(since, until, berlinDays), { hourly: [[since, until]], daily: [] }, 'Berlin days cut every UTC day')
+  t.same(splitRange(since, until, berlinDays), { hourly: [[since, until]], daily: [], monthly: [] }, 'Berlin days cut every UTC day')
   const utcDays = [Z('2026-10-21T00:00:00Z'), Z('2026-10-22T00:00:00Z'), Z('2026-10-23T00:00:00Z'), Z('2026-10-24T00:00:00Z')]
   t.same(splitRange(since, until, utcDays).daily, [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]], 'UTC days are UTC days')
   const berlinMonths = [Z('2026-09-30T22:00:00Z'), Z('2026-10-31T23:00:00Z'), Z('2026-11-30T23:00:00Z')]
   t.same(splitRange(Z('2026-10-20T00:00:00Z'), Z('2026-12-10T00:00:00Z'), berlinMonths), {
     hourly: [[Z('2026-10-31T00:00:00Z'), Z('2026-11-01T00:00:00Z')], [Z('2026-11-30T00:00:00Z'), Z('2026-12-01T00:00:00Z')]],
     daily: [[Z('2026-10-20T00:00:00Z'), Z('2026-10-31T00:00:00Z')], [Z('2026-11-01T00:00:00Z'), Z('2026-11-30T00:00:00Z')], [Z('2026-12-01T00:00:00Z'), Z('2026-12-10T00:00:00Z')]],
-  }, 'Berlin months: the UTC day holding each local midnight is hourly')
-  t.same(splitRange(0, 8.64e15, []).daily, [[0, 8.64e15]], 'a huge table range: one interval, no loop over days')
+    monthly: [],
+  }, 'Berlin months: the UTC day holding each local midnight is hourly, every UTC month is cut')
+  // a year's table: eleven whole months, the days around them, the hours at the edges
+  t.same(splitRange(Z('2025-11-29T06:00:00Z'), Z('2026-11-29T06:00:00Z'), []), {
+    hourly: [[Z('2025-11-29T06:00:00Z'), Z('2025-11-30T00:00:00Z')], [Z('2026-11-29T00:00:00Z'), Z('2026-11-29T06:00:00Z')]],
+    daily: [[Z('2025-11-30T00:00:00Z'), Z('2025-12-01T00:00:00Z')], [Z('2026-11-01T00:00:00Z'), Z('2026-11-29T00:00:00Z')]],
+    monthly: [[Z('2025-12-01T00:00:00Z'), Z('2026-11-01T00:00:00Z')]],
+  }, 'a year: whole UTC months monthly')
+  const utcMonths = [Z('2026-01-01T00:00:00Z'), Z('2026-02-01T00:00:00Z'), Z('2026-02-15T00:00:00Z'), Z('2026-03-01T00:00:00Z')]
+  t.same(splitRange(Z('2026-01-01T00:00:00Z'), Z('2026-04-01T00:00:00Z'), utcMonths), {
+    hourly: [], daily: [[Z('2026-02-01T00:00:00Z'), Z('2026-03-01T00:00:00Z')]],
+    monthly: [[Z('2026-01-01T00:00:00Z'), Z('2026-02-01T00:00:00Z')], [Z('2026-03-01T00:00:00Z'), Z('2026-04-01T00:00:00Z')]],
+  }, 'a boundary inside February: February by days (a UTC boundary cuts no day), the other months whole')
+  t.same(splitRange(Z('2026-01-01T00:00:00Z'), Z('2026-04-01T00:00:00Z'), [], true, false).monthly, [], 'monthly rows off')
+  t.same(splitRange(0, 8.64e15, [], true, false).daily, [[0, 8.64e15]], 'a huge table range: one interval, no loop over days')
+  const lastMonth = Date.UTC(new Date(8.64e15).getUTCFullYear(), new Date(8.64e15).getUTCMonth(), 1)
+  t.same(splitRange(0, 8.64e15, []).monthly, [[0, lastMonth]], 'and one interval of months, no loop over months')
 })
 
 const f = await archiveFixture(t)
@@ -171,5 +186,48 @@ t.test('the daily rows are what those reports read', async (t) => {
   const total = (r: { timeseries: { value: number | null }[] }) => r.timeseries.reduce((a, b) => a + (b.value ?? 0), 0)
   const utcWeeks = { ...berlinDays, groupBy: 'week' as GroupBy, timezone: 'UTC' }
   t.equal(total(await reportTimeseries(f.sql, utcWeeks, on)), total(await reportTimeseries(f.sql, utcWeeks, off)) + 1000, 'UTC weeks read daily rows')
+  await plant(-1000)
+})
+
+// monthly rows (00007): the days summed per UTC month, read for the whole UTC months of a range
+const months = { since: Z('2026-10-01T00:00:00Z'), until: Z('2026-12-01T00:00:00Z') }
+const dumpMonthly = () => f.sql<Record<string, unknown>[]>`
+  select metric, dim, key, bucket, slot, n::int as n, total from report_rollups_monthly where account_id = ${f.account.id} order by 1, 2, 3, 4, 5`
+
+t.test('monthly rows: the daily rows summed per UTC month; a replay adds nothing; the reports over whole months read them', async (t) => {
+  const dailyByMonth = await f.sql<Record<string, unknown>[]>`
+    select metric, dim, key, date_trunc('month', bucket, 'UTC') as bucket, slot, sum(n)::int as n, sum(total) as total
+      from report_rollups_daily where account_id = ${f.account.id} group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5`
+  const monthly = await dumpMonthly()
+  t.ok(monthly.length > 50, `${monthly.length} monthly rows`)
+  t.same(monthly, dailyByMonth, 'every monthly row equals its days')
+  const result = await writeBatch(f.sql, f.partition, await f.entries())
+  t.equal(result.rows.report_rollups_monthly, undefined, 'no monthly row counted by the replay')
+  await f.sql`select rebuild_report_rollups(${f.account.id})`
+  t.same(await dumpMonthly(), monthly, 'rebuild_report_rollups makes the same monthly rows')
+
+  const daysOnly: RollupOptions = { exactLimit: 0, monthly: false }
+  for (const by of ['agent', 'inbox'] as const) {
+    for (const extra of [{}, { businessHours: true }]) {
+      const q = filters(months, extra)
+      const a = await reportTable(f.sql, by, q, on)
+      t.same(a, await reportTable(f.sql, by, q, daysOnly), `${by} table over two whole months ${JSON.stringify(extra)}: the same from months as from days`)
+      t.same(a, await reportTable(f.sql, by, q, off), 'and as from hours')
+    }
+  }
+  for (const metric of METRICS) {
+    const q = { ...filters(months), metric, groupBy: 'month' as GroupBy, timezone: 'UTC' }
+    t.same(await reportTimeseries(f.sql, q, on), await reportTimeseries(f.sql, q, off), `${metric} by UTC month: the same from months as from hours`)
+  }
+  // a planted difference in one monthly row shows where months are read, nowhere else
+  const plant = (by: number) => f.sql`update report_rollups_monthly set n = n + ${by}
+    where account_id = ${f.account.id} and metric = 'incoming_messages' and dim = 'inbox' and key = ${web.id} and bucket = ${new Date(Z('2026-10-01T00:00:00Z'))}`
+  const q = filters(months)
+  const before = await reportTable(f.sql, 'inbox', q, on)
+  t.equal((await plant(1000)).count, 1, 'one monthly row changed')
+  const web1 = (rows: typeof before) => rows.find((r) => r.id === web.id)?.['incomingMessages'] as number
+  t.equal(web1(await reportTable(f.sql, 'inbox', q, on)), web1(before) + 1000, 'the inbox table over whole months read the monthly row')
+  t.same(await reportTable(f.sql, 'inbox', q, daysOnly), before, 'days only: untouched')
+  t.same(await reportTable(f.sql, 'inbox', filters(partial), on), await reportTable(f.sql, 'inbox', filters(partial), off), 'a range holding no whole month: untouched')
   await plant(-1000)
 })
