@@ -1,5 +1,5 @@
 -- 00007_monthly_rollups: report rollups per UTC month beside the hourly (00004) and daily (00006)
--- ones, and a covering per-key index on each of the three. Forward-only.
+-- ones. Forward-only.
 
 -- The same rows as report_rollups_daily, summed per UTC month (bucket = 00:00 UTC of its first
 -- day). The archiver adds to all three in the batch's transaction (archiver/sql/rollups.ts). Reports
@@ -58,11 +58,3 @@ insert into report_rollups_monthly (account_id, metric, dim, key, bucket, slot, 
 select account_id, metric, dim, key, date_trunc('month', bucket, 'UTC'), slot, sum(n), sum(total)
   from report_rollups_daily
  group by account_id, metric, dim, key, date_trunc('month', bucket, 'UTC'), slot;
-
--- one inbox's or agent's rows over a range, index-only: the range indexes hold `key` only as an
--- included column (a per-key read scanned every key's rows) and the primary key lacks n and total
--- (bench:reports --full: waiting_time per Berlin day over 90 days for one inbox fetched 50k hourly
--- rows from the heap through the primary key, 127 of its 145 ms)
-create index report_rollups_key_idx on report_rollups (account_id, metric, dim, key, bucket) include (slot, n, total);
-create index report_rollups_daily_key_idx on report_rollups_daily (account_id, metric, dim, key, bucket) include (slot, n, total);
-create index report_rollups_monthly_key_idx on report_rollups_monthly (account_id, metric, dim, key, bucket) include (slot, n, total);
