@@ -81,3 +81,13 @@ export async function startEngine(t: T, opts: { redisUrl: string; env?: Record<s
   }
   return { port, http, ws: `ws://127.0.0.1:${port}`, proc, output: () => output, stop, kill }
 }
+
+/** `parley_acked_lost_total` summed over the engines' partitions and the engines (engine/durability/acked.ts). */
+export async function ackedLostTotal(engines: readonly { http: string }[]): Promise<number> {
+  let n = 0
+  for (const e of engines) {
+    const text = await (await fetch(`${e.http}/metrics`)).text()
+    for (const m of text.matchAll(/^parley_acked_lost_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1])
+  }
+  return n
+}
