@@ -13,10 +13,13 @@
 // Which rows (splitRange): a UTC month is read from its monthly row, and of the rest a UTC day from
 // its daily row, when it lies wholly inside [since, until) and wholly inside one output bucket, i.e.
 // no bucket starts strictly inside it (tables have one bucket; a timeseries passes its bucket
-// starts, made by PostgreSQL in the report's zone). The rest of the range (partial days at the
-// edges, and days a bucket boundary cuts: every day by hour, the local midnight of a non-UTC day,
-// week or month) is read from the hourly rows. All three hold the same events summed differently,
-// so the figures are the same either way, in any zone and across DST.
+// starts, made by PostgreSQL in the report's zone). A day a boundary cuts (the local midnight of a
+// non-UTC day, week or month) is still read from its daily row, counted in the bucket of its
+// longest part, when that part is ≥ 13 h: the hours of its other parts are subtracted there (minus
+// rows) and added to their own buckets, so a Berlin day is 1 daily and 2–4 hourly row-sets, not 24.
+// The rest of the range (partial days at the edges, days cut into short parts: every day by hour)
+// is read from the hourly rows. All three hold the same events summed differently (sums, counts and
+// histogram slots subtract exactly), so the figures are the same either way, in any zone and across DST.
 import type { PendingQuery, Row, Sql } from 'postgres'
 import type { Filters, Metric } from './params.js'
 import { figures, KIND } from './sources.js'
@@ -38,8 +41,15 @@ export type SlotRow = { grp: string; slot: number; n: string; total: number }
 export type By = 'agent' | 'inbox' | null
 /** [from, to) in ms */
 export type Interval = readonly [number, number]
-/** The parts of a range read from hourly, daily and monthly rows (together: the whole range, no overlap). */
-export type Plan = { hourly: Interval[]; daily: Interval[]; monthly: Interval[] }
+/** a cut day's daily row, counted in the output bucket holding `at` (not its own start) */
+export type Shifted = { day: number; at: number }
+/** hourly rows subtracted from the bucket holding `at` (the part of a cut day its daily row counted there) */
+export type Minus = { iv: Interval; at: number }
+/**
+ * The parts of a range read from hourly, daily and monthly rows (together: the whole range, each
+ * hour once, after the minus rows take back what a cut day's daily row counted in the wrong bucket).
+ */
+export type Plan = { hourly: Interval[]; daily: Interval[]; monthly: Interval[]; shifted: Shifted[]; minus: Minus[] }
 /**
  * How reports read rollups: tests turn the daily rows off (the monthly ones with them unless told)
  * and the exact-percentile limit down.
@@ -69,19 +79,23 @@ export function rollupsServe(metric: Metric, f: Filters, by: By = null, timezone
 /**
  * Splits [since, until) (whole UTC hours) into the UTC months read from monthly rows, the UTC days
  * read from daily rows and the rest, read hourly: a month or day is taken whole when it lies inside
- * the range and no boundary (a bucket start) is strictly inside it. Days: loops over the
- * boundaries, never over the days (a table may span centuries); months: over the months of the
- * range, with one pass over the sorted boundaries.
+ * the range and no boundary (a bucket start) is strictly inside it. A day a boundary cuts is still
+ * read from its daily row when one part of it (its longest, ≥ 13 h) takes it, less the hours of the
+ * other parts (each also read hourly for its own bucket): 1 daily row-set and 2 × (24 − longest)
+ * hourly ones instead of 24 hourly. Days: loops over the boundaries, never over the days (a table
+ * may span centuries); months: over the months of the range, with one pass over the sorted boundaries.
  */
 export function splitRange(since: number, until: number, boundaries: readonly number[], daily = true, monthly = daily): Plan {
   const months = monthly ? wholeMonths(since, until, boundaries) : []
-  const plan: Plan = { hourly: [], daily: [], monthly: months }
+  const plan: Plan = { hourly: [], daily: [], monthly: months, shifted: [], minus: [] }
   let at = since
   for (const [a, b] of [...months, [until, until] as const]) {
     if (a > at) {
       const part = splitDays(at, a, boundaries, daily)
       plan.hourly.push(...part.hourly)
       plan.daily.push(...part.daily)
+      plan.shifted.push(...part.shifted)
+      plan.minus.push(...part.minus)
     }
     at = b
   }
@@ -113,26 +127,76 @@ function wholeMonths(since: number, until: number, boundaries: readonly number[]
   return out
 }
 
-/** [since, until) into the whole UTC days no boundary cuts (daily) and the rest (hourly). */
-function splitDays(since: number, until: number, boundaries: readonly number[], daily: boolean): { hourly: Interval[]; daily: Interval[] } {
+/** Sorted intervals with the touching ones joined. */
+function joined(ivs: readonly Interval[]): Interval[] {
+  const out: [number, number][] = []
+  for (const [a, b] of [...ivs].sort((x, y) => x[0] - y[0])) {
+    const last = out[out.length - 1]
+    if (last !== undefined && last[1] === a) last[1] = b
+    else out.push([a, b])
+  }
+  return out
+}
+
+/** a cut day is read from its daily row when its longest part is at least this long */
+const SIGNED_MIN = 13 * HOUR
+
+/** [since, until) into the days read from daily rows (whole, or cut and corrected) and the rest (hourly). */
+function splitDays(since: number, until: number, boundaries: readonly number[], daily: boolean): Omit<Plan, 'monthly'> {
   const first = Math.ceil(since / DAY) * DAY
   const end = Math.floor(until / DAY) * DAY
-  if (!daily || first >= end) return { hourly: [[since, until]], daily: [] }
-  const cut = [...new Set(boundaries.filter((b) => b % DAY !== 0 && b > first && b < end).map((b) => Math.floor(b / DAY) * DAY))].sort((a, b) => a - b)
-  const days: Interval[] = []
+  if (!daily || first >= end) return { hourly: [[since, until]], daily: [], shifted: [], minus: [] }
+  // the boundaries strictly inside each cut day (a boundary at 00:00 UTC cuts none)
+  const inside = new Map<number, number[]>()
+  for (const b of [...new Set(boundaries)].sort((x, y) => x - y)) {
+    if (b % DAY === 0 || b <= first || b >= end) continue
+    const d = Math.floor(b / DAY) * DAY
+    const list = inside.get(d)
+    if (list === undefined) inside.set(d, [b])
+    else list.push(b)
+  }
+  const cut = [...inside.keys()].sort((a, b) => a - b)
+  const read: Interval[] = [] // days read at their own bucket
   let from = first
   for (const d of [...cut, end]) {
-    if (d > from) days.push([from, d])
+    if (d > from) read.push([from, d])
     from = d + DAY
   }
-  const hourly: Interval[] = []
+  const shifted: Shifted[] = []
+  const minus: Minus[] = []
+  const extraHours: Interval[] = []
+  for (const d of cut) {
+    const points = [d, ...(inside.get(d) ?? []), d + DAY]
+    let longest = 0
+    for (let i = 1; i < points.length - 1; i++) {
+      if ((points[i + 1] as number) - (points[i] as number) > (points[longest + 1] as number) - (points[longest] as number)) longest = i
+    }
+    const at = points[longest] as number
+    if ((points[longest + 1] as number) - at < SIGNED_MIN) continue // read hourly, below
+    read.push([d, d + DAY])
+    if (at !== d) shifted.push({ day: d, at })
+    for (let i = 0; i < points.length - 1; i++) {
+      if (i === longest) continue
+      const iv: Interval = [points[i] as number, points[i + 1] as number]
+      minus.push({ iv, at })
+      extraHours.push(iv)
+    }
+  }
+  // the days placed at a later point of themselves are read on their own (shifted), not in the ranges
+  const shiftedDays = new Set(shifted.map((s) => s.day))
+  const dailyIvs = joined(read)
+  const hourly: Interval[] = [...extraHours]
   let at = since
-  for (const [a, b] of days) {
+  for (const [a, b] of dailyIvs) {
     if (a > at) hourly.push([at, a])
     at = b
   }
   if (until > at) hourly.push([at, until])
-  return { hourly, daily: days }
+  return {
+    hourly: joined(hourly),
+    daily: joined(read.filter(([a]) => !shiftedDays.has(a))),
+    shifted, minus,
+  }
 }
 
 /** `bucket, key, slot, n, total` of the report's rollup rows in `table` over the intervals. */
@@ -140,10 +204,15 @@ type RollupTable = 'report_rollups' | 'report_rollups_daily' | 'report_rollups_m
 /** a daily read spans the days between its intervals, left out one by one, up to this many */
 const MAX_GAP_DAYS = 62
 
-function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By, ivs: readonly Interval[]): Fragment {
+/** the report's rows of a rollup table (`r`): its account, metric, dimension and key */
+function keyRows(sql: Sql, metric: Metric, f: Filters, by: By): Fragment {
   const dim = by ?? (f.agentId !== null ? 'agent' : f.inboxId !== null ? 'inbox' : 'all')
   const key = by !== null ? sql`` : sql`and r.key = ${f.agentId ?? f.inboxId ?? ''}`
-  const rows = sql`r.account_id = ${f.accountId} and r.metric = ${metricName(metric, f)} and r.dim = ${dim} ${key}`
+  return sql`r.account_id = ${f.accountId} and r.metric = ${metricName(metric, f)} and r.dim = ${dim} ${key}`
+}
+
+function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By, ivs: readonly Interval[]): Fragment {
+  const rows = keyRows(sql, metric, f, by)
   const first = ivs[0]
   const last = ivs[ivs.length - 1]
   if (first === undefined || last === undefined) return sql`select * from ${sql(table)} r where false`
@@ -165,12 +234,34 @@ function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By
     cross join lateral (select r.* from ${sql(table)} r where ${rows} and r.bucket >= iv.lo and r.bucket < iv.hi) r`
 }
 
-/** `select <group>, slot, n, total` over the report's rollup rows; `group` is a bucket (of r.bucket) or r.key. */
+/** The rows of `rowsIn`'s kind placed at another time (`bucket` = the given point) and signed (minus rows). */
+function placedIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metric: Metric, f: Filters, by: By,
+  lo: readonly number[], hi: readonly number[], at: readonly number[], sign: 1 | -1): Fragment {
+  const iso = (ts: readonly number[]) => sql.array(ts.map((x) => new Date(x).toISOString()))
+  const values = sign === 1 ? sql`r.n, r.total` : sql`-r.n as n, -r.total as total`
+  return sql`select iv.at as bucket, r.key, r.slot, ${values}
+    from unnest(${iso(lo)}::timestamptz[], ${iso(hi)}::timestamptz[], ${iso(at)}::timestamptz[]) as iv(lo, hi, at)
+    cross join lateral (select r.key, r.slot, r.n, r.total from ${sql(table)} r
+                         where ${keyRows(sql, metric, f, by)} and r.bucket >= iv.lo and r.bucket < iv.hi) r`
+}
+
+/**
+ * `select <group>, slot, n, total` over the report's rollup rows; `group` is a bucket (of r.bucket,
+ * the time that places a row in an output bucket) or r.key. Slots summing to 0 (a cut day's hours
+ * taken back, an assignee's conversations moved away) are left out, as if never counted.
+ */
 export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, plan: Plan, group: Fragment): Fragment {
   const parts = ([['report_rollups', plan.hourly], ['report_rollups_daily', plan.daily], ['report_rollups_monthly', plan.monthly]] as const)
     .filter(([, ivs]) => ivs.length > 0).map(([table, ivs]) => rowsIn(sql, table, metric, f, by, ivs))
+  if (plan.shifted.length > 0) {
+    const days = plan.shifted.map((s) => s.day)
+    parts.push(placedIn(sql, 'report_rollups_daily', metric, f, by, days, days.map((d) => d + 1), plan.shifted.map((s) => s.at), 1))
+  }
+  if (plan.minus.length > 0) {
+    parts.push(placedIn(sql, 'report_rollups', metric, f, by, plan.minus.map((m) => m.iv[0]), plan.minus.map((m) => m.iv[1]), plan.minus.map((m) => m.at), -1))
+  }
   const from = parts.length === 0 ? rowsIn(sql, 'report_rollups', metric, f, by, []) : parts.reduce((a, b) => sql`${a} union all ${b}`)
-  return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total from (${from}) r group by 1, 2`
+  return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total from (${from}) r group by 1, 2 having sum(r.n) <> 0`
 }
 
 /**

@@ -22,30 +22,49 @@ t.test('splitRange: whole UTC months and days inside one bucket are monthly and 
   const since = Z('2026-10-21T05:00:00Z')
   const until = Z('2026-10-24T19:00:00Z')
   t.same(splitRange(since, until, []), {
-    hourly: [[since, Z('2026-10-22T00:00:00Z')], [Z('2026-10-24T00:00:00Z'), until]], daily: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]], monthly: [],
+    hourly: [[since, Z('2026-10-22T00:00:00Z')], [Z('2026-10-24T00:00:00Z'), until]], daily: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]], monthly: [], shifted: [], minus: [],
   }, 'a table: the two whole days')
-  t.same(splitRange(since, until, [], false), { hourly: [[since, until]], daily: [], monthly: [] }, 'daily rows off')
-  t.same(splitRange(since, Z('2026-10-22T19:00:00Z'), []), { hourly: [[since, Z('2026-10-22T19:00:00Z')]], daily: [], monthly: [] }, 'no whole day')
+  t.same(splitRange(since, until, [], false), { hourly: [[since, until]], daily: [], monthly: [], shifted: [], minus: [] }, 'daily rows off')
+  t.same(splitRange(since, Z('2026-10-22T19:00:00Z'), []), { hourly: [[since, Z('2026-10-22T19:00:00Z')]], daily: [], monthly: [], shifted: [], minus: [] }, 'no whole day')
   const berlinDays = [Z('2026-10-20T22:00:00Z'), Z('2026-10-21T22:00:00Z'), Z('2026-10-22T22:00:00Z'), Z('2026-10-23T22:00:00Z')]
-  t.same(splitRange(since, until, berlinDays), { hourly: [[since, until]], daily: [], monthly: [] }, 'Berlin days cut every UTC day')
+  t.same(splitRange(since, until, berlinDays), {
+    hourly: [[since, Z('2026-10-22T00:00:00Z')], [Z('2026-10-22T22:00:00Z'), Z('2026-10-23T00:00:00Z')], [Z('2026-10-23T22:00:00Z'), until]],
+    daily: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]], monthly: [], shifted: [],
+    minus: [{ iv: [Z('2026-10-22T22:00:00Z'), Z('2026-10-23T00:00:00Z')], at: Z('2026-10-22T00:00:00Z') }, { iv: [Z('2026-10-23T22:00:00Z'), Z('2026-10-24T00:00:00Z')], at: Z('2026-10-23T00:00:00Z') }],
+  }, 'Berlin days cut every UTC day at 22:00: each whole one is its daily row less its last two hours, which count in the next Berlin day')
+  const newYorkDays = [Z('2026-10-21T04:00:00Z'), Z('2026-10-22T04:00:00Z'), Z('2026-10-23T04:00:00Z'), Z('2026-10-24T04:00:00Z')]
+  t.same(splitRange(since, until, newYorkDays), {
+    hourly: [[since, Z('2026-10-22T04:00:00Z')], [Z('2026-10-23T00:00:00Z'), Z('2026-10-23T04:00:00Z')], [Z('2026-10-24T00:00:00Z'), until]],
+    daily: [], monthly: [],
+    shifted: [{ day: Z('2026-10-22T00:00:00Z'), at: Z('2026-10-22T04:00:00Z') }, { day: Z('2026-10-23T00:00:00Z'), at: Z('2026-10-23T04:00:00Z') }],
+    minus: [{ iv: [Z('2026-10-22T00:00:00Z'), Z('2026-10-22T04:00:00Z')], at: Z('2026-10-22T04:00:00Z') }, { iv: [Z('2026-10-23T00:00:00Z'), Z('2026-10-23T04:00:00Z')], at: Z('2026-10-23T04:00:00Z') }],
+  }, 'New York days: each whole UTC day counts at its local midnight (04:00 UTC), less its first four hours, which belong to the day before')
+  const hours = Array.from({ length: 24 * 3 }, (_, i) => Z('2026-10-22T00:00:00Z') + i * H)
+  t.same(splitRange(Z('2026-10-22T00:00:00Z'), Z('2026-10-25T00:00:00Z'), hours), {
+    hourly: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-25T00:00:00Z')]], daily: [], monthly: [], shifted: [], minus: [],
+  }, 'by hour: every day cut into hours, read hourly')
+  const sixHours = Array.from({ length: 4 * 3 }, (_, i) => Z('2026-10-22T03:00:00Z') + i * 6 * H)
+  t.same(splitRange(Z('2026-10-22T00:00:00Z'), Z('2026-10-25T00:00:00Z'), sixHours), {
+    hourly: [[Z('2026-10-22T00:00:00Z'), Z('2026-10-25T00:00:00Z')]], daily: [], monthly: [], shifted: [], minus: [],
+  }, 'a day cut into parts under 13 h is read hourly')
   const utcDays = [Z('2026-10-21T00:00:00Z'), Z('2026-10-22T00:00:00Z'), Z('2026-10-23T00:00:00Z'), Z('2026-10-24T00:00:00Z')]
   t.same(splitRange(since, until, utcDays).daily, [[Z('2026-10-22T00:00:00Z'), Z('2026-10-24T00:00:00Z')]], 'UTC days are UTC days')
   const berlinMonths = [Z('2026-09-30T22:00:00Z'), Z('2026-10-31T23:00:00Z'), Z('2026-11-30T23:00:00Z')]
   t.same(splitRange(Z('2026-10-20T00:00:00Z'), Z('2026-12-10T00:00:00Z'), berlinMonths), {
-    hourly: [[Z('2026-10-31T00:00:00Z'), Z('2026-11-01T00:00:00Z')], [Z('2026-11-30T00:00:00Z'), Z('2026-12-01T00:00:00Z')]],
-    daily: [[Z('2026-10-20T00:00:00Z'), Z('2026-10-31T00:00:00Z')], [Z('2026-11-01T00:00:00Z'), Z('2026-11-30T00:00:00Z')], [Z('2026-12-01T00:00:00Z'), Z('2026-12-10T00:00:00Z')]],
-    monthly: [],
-  }, 'Berlin months: the UTC day holding each local midnight is hourly, every UTC month is cut')
+    hourly: [[Z('2026-10-31T23:00:00Z'), Z('2026-11-01T00:00:00Z')], [Z('2026-11-30T23:00:00Z'), Z('2026-12-01T00:00:00Z')]],
+    daily: [[Z('2026-10-20T00:00:00Z'), Z('2026-12-10T00:00:00Z')]], monthly: [], shifted: [],
+    minus: [{ iv: [Z('2026-10-31T23:00:00Z'), Z('2026-11-01T00:00:00Z')], at: Z('2026-10-31T00:00:00Z') }, { iv: [Z('2026-11-30T23:00:00Z'), Z('2026-12-01T00:00:00Z')], at: Z('2026-11-30T00:00:00Z') }],
+  }, 'Berlin months: every UTC month is cut; the UTC day holding each local midnight is its daily row less its last hour')
   // a year's table: eleven whole months, the days around them, the hours at the edges
   t.same(splitRange(Z('2025-11-29T06:00:00Z'), Z('2026-11-29T06:00:00Z'), []), {
     hourly: [[Z('2025-11-29T06:00:00Z'), Z('2025-11-30T00:00:00Z')], [Z('2026-11-29T00:00:00Z'), Z('2026-11-29T06:00:00Z')]],
     daily: [[Z('2025-11-30T00:00:00Z'), Z('2025-12-01T00:00:00Z')], [Z('2026-11-01T00:00:00Z'), Z('2026-11-29T00:00:00Z')]],
-    monthly: [[Z('2025-12-01T00:00:00Z'), Z('2026-11-01T00:00:00Z')]],
+    monthly: [[Z('2025-12-01T00:00:00Z'), Z('2026-11-01T00:00:00Z')]], shifted: [], minus: [],
   }, 'a year: whole UTC months monthly')
   const utcMonths = [Z('2026-01-01T00:00:00Z'), Z('2026-02-01T00:00:00Z'), Z('2026-02-15T00:00:00Z'), Z('2026-03-01T00:00:00Z')]
   t.same(splitRange(Z('2026-01-01T00:00:00Z'), Z('2026-04-01T00:00:00Z'), utcMonths), {
     hourly: [], daily: [[Z('2026-02-01T00:00:00Z'), Z('2026-03-01T00:00:00Z')]],
-    monthly: [[Z('2026-01-01T00:00:00Z'), Z('2026-02-01T00:00:00Z')], [Z('2026-03-01T00:00:00Z'), Z('2026-04-01T00:00:00Z')]],
+    monthly: [[Z('2026-01-01T00:00:00Z'), Z('2026-02-01T00:00:00Z')], [Z('2026-03-01T00:00:00Z'), Z('2026-04-01T00:00:00Z')]], shifted: [], minus: [],
   }, 'a boundary inside February: February by days (a UTC boundary cuts no day), the other months whole')
   t.same(splitRange(Z('2026-01-01T00:00:00Z'), Z('2026-04-01T00:00:00Z'), [], true, false).monthly, [], 'monthly rows off')
   t.same(splitRange(0, 8.64e15, [], true, false).daily, [[0, 8.64e15]], 'a huge table range: one interval, no loop over days')
@@ -182,7 +201,15 @@ t.test('the daily rows are what those reports read', async (t) => {
   t.equal(web1(after), web1(before) + 1000, 'the inbox table read the daily row')
   t.same(await reportTable(f.sql, 'inbox', q, off), before, 'hourly rows only: untouched')
   const berlinDays = { ...filters(partial, { inboxId: web.id }), metric: 'incoming_messages' as const, groupBy: 'day' as GroupBy, timezone: 'Europe/Berlin' }
-  t.same(await reportTimeseries(f.sql, berlinDays, on), await reportTimeseries(f.sql, berlinDays, off), 'Berlin days are never UTC days: no daily row read')
+  // Berlin days are never UTC days, yet read the daily row of the UTC day most of them covers (less its last hours);
+  // New York days read it placed at their local midnight (less its first hours)
+  for (const [timezone, localDay] of [['Europe/Berlin', Z('2026-10-26T23:00:00Z')], ['America/New_York', Z('2026-10-27T04:00:00Z')]] as const) {
+    const q = { ...berlinDays, timezone }
+    const a = (await reportTimeseries(f.sql, q, on)).timeseries
+    const b = (await reportTimeseries(f.sql, q, off)).timeseries
+    t.same(a.map((x) => x.start), b.map((x) => x.start), `${timezone}: the same days`)
+    t.same(a.map((x) => (x.start === localDay ? (x.value ?? 0) - 1000 : x.value)), b.map((x) => x.value), `${timezone}: the planted 1000 in local 27 Oct only`)
+  }
   const total = (r: { timeseries: { value: number | null }[] }) => r.timeseries.reduce((a, b) => a + (b.value ?? 0), 0)
   const utcWeeks = { ...berlinDays, groupBy: 'week' as GroupBy, timezone: 'UTC' }
   t.equal(total(await reportTimeseries(f.sql, utcWeeks, on)), total(await reportTimeseries(f.sql, utcWeeks, off)) + 1000, 'UTC weeks read daily rows')
