@@ -1,7 +1,7 @@
 // The stream-fed rows: conversations (upsert, only when the event is newer than the row: its ts,
-// then its stream id), messages (on conflict (uid, created_at) do nothing), reporting events
-// (on conflict (event_key) do nothing), CSAT answers (upsert by conversation); and the
-// dead letters and the partition checkpoint.
+// then its stream id; the rows it changes are read first, so their rollups follow the assignee),
+// messages (on conflict (uid, created_at) do nothing), reporting events (on conflict (event_key) do
+// nothing), CSAT answers (upsert by conversation); and the dead letters and the partition checkpoint.
 import type { StreamEvent } from '../../lua/codec.js';
 import type { Projection } from '../project.js';
 import { conversationsNeedingHistory, loadStatusHistory, reportingEvents } from '../reporting.js';
@@ -20,6 +20,14 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
     const rows = p.conversations.map((r) => ({
       ...r, custom_attributes: j(tx, r.custom_attributes), additional_attributes: j(tx, r.additional_attributes),
     }));
+    // The rows as they were, locked: a conversation counts under its current assignee, so a change
+    // moves it between agents' rollup rows. A statement of its own, not a subquery of the upsert
+    // (which would read the statement's snapshot, possibly older than the version it updates): FOR
+    // UPDATE reads the latest committed version and holds it until the upsert. By id, the upsert's order.
+    const ids = p.conversations.map((c) => c.id);
+    const before = new Map((await tx<{ id: string; account_id: string; assignee_id: string | null; created_at: Date }[]>`
+      select id, account_id, assignee_id, created_at from conversations where id = any(${tx.array(ids)}::text[]) order by id for update`)
+      .map((x) => [x.id, x]));
     const r = await tx`
       insert into conversations ${tx(rows, 'id', 'account_id', 'inbox_id', 'contact_id', 'display_id', 'status', 'priority',
         'assignee_id', 'waiting_since', 'first_reply_created_at', 'last_activity_at', 'agent_last_seen_at',
@@ -38,11 +46,22 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
         updated_at = excluded.updated_at, event_id = excluded.event_id
       where (conversations.updated_at, coalesce(stream_id_key(conversations.event_id), '{0,0}'))
           < (excluded.updated_at, stream_id_key(excluded.event_id))
-      returning id, (xmax = 0) as inserted`;
+      returning id, (xmax = 0) as inserted, account_id, inbox_id, assignee_id, created_at`;
     add(counts, 'conversations', r.count);
-    const created = new Set(r.filter((x) => x['inserted'] === true).map((x) => x['id'] as string));
-    for (const c of p.conversations) {
-      if (created.has(c.id)) rollups.count({ account_id: c.account_id, metric: 'conversations', at: c.created_at, inbox_id: c.inbox_id, agent_id: null });
+    // only the rows the upsert really wrote are returned (a replay, an older view: nothing moves)
+    type Written = { id: string; inserted: boolean; account_id: string; inbox_id: string; assignee_id: string | null; created_at: Date };
+    for (const x of r as unknown as Written[]) {
+      if (x.inserted) {
+        rollups.count({ account_id: x.account_id, metric: 'conversations', at: x.created_at, inbox_id: x.inbox_id, agent_id: x.assignee_id });
+        continue;
+      }
+      const old = before.get(x.id);
+      // inserted by another transaction after the read above (two writers of one conversation): which
+      // agent it was counted under is unknown here, so the batch fails and is retried, reading it then
+      if (old === undefined) throw new Error(`conversation ${x.id} appeared during the batch; retrying`);
+      if (old.assignee_id === x.assignee_id && old.created_at.getTime() === x.created_at.getTime() && old.account_id === x.account_id) continue;
+      if (old.assignee_id !== null) rollups.move({ account_id: old.account_id, metric: 'conversations', at: old.created_at, agent_id: old.assignee_id, n: -1 });
+      if (x.assignee_id !== null) rollups.move({ account_id: x.account_id, metric: 'conversations', at: x.created_at, agent_id: x.assignee_id, n: 1 });
     }
   }
   if (p.conversationTouches.length > 0) {

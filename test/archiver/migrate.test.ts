@@ -33,10 +33,10 @@ const migrated = await freshDb(t, 4);
 const first = await runMigrations(migrated);
 
 t.test('migrations apply on an empty database and a re-run applies nothing', async (t) => {
-  t.same(first.applied, ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups', '00007_monthly_rollups']);
+  t.same(first.applied, ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups', '00007_monthly_rollups', '00008_assignee_rollups']);
   t.same(await runMigrations(migrated), { applied: [] });
   const rows = await migrated`select version from schema_migrations order by version`;
-  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups', '00007_monthly_rollups']);
+  t.same(rows.map((r) => r['version']), ['00001_init', '00002_consumer', '00003_admin', '00004_reports', '00005_webhooks', '00006_daily_rollups', '00007_monthly_rollups', '00008_assignee_rollups']);
   const tables = await migrated<{ name: string }[]>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relispartition = false
@@ -124,7 +124,7 @@ t.test('00006 and 00007 backfill daily and monthly rollups from an archive that 
     hour('2026-03-28T00:00:00Z', 3, 2, 5000), hour('2026-03-28T23:00:00Z', 3, 1, 2500), hour('2026-03-28T23:00:00Z', 4, 1, 4000),
     hour('2026-03-29T00:00:00Z', 3, 4, 9000), hour('2026-03-28T12:00:00Z', 3, 7, 1, 'ac_b1', 'agent', 'ag_1'), hour('2026-03-28T12:00:00Z', 3, 1, 1, 'ac_b2'),
   ])}`;
-  t.same((await runMigrations(db, undefined, MIGRATIONS_DIR)).applied, ['00006_daily_rollups', '00007_monthly_rollups']);
+  t.same((await runMigrations(db, undefined, MIGRATIONS_DIR)).applied, ['00006_daily_rollups', '00007_monthly_rollups', '00008_assignee_rollups']);
   const daily = await db`select account_id, dim, key, bucket, slot, n::int as n, total from report_rollups_daily order by 1, 2, 3, 4, 5`;
   t.same(daily.map((r) => [r['account_id'], r['dim'], r['key'], (r['bucket'] as Date).toISOString(), r['slot'], r['n'], r['total']]), [
     ['ac_b1', 'agent', 'ag_1', '2026-03-28T00:00:00.000Z', 3, 7, 1],
@@ -141,6 +141,48 @@ t.test('00006 and 00007 backfill daily and monthly rollups from an archive that 
     ['ac_b1', 'all', '', '2026-03-01T00:00:00.000Z', 4, 1, 4000],
     ['ac_b2', 'all', '', '2026-03-01T00:00:00.000Z', 3, 1, 1],
   ], 'one row per UTC month and slot, summed from the days');
+});
+
+t.test('00008 backfills conversations per assignee into the three rollups, and the rebuild makes the same rows', async (t) => {
+  const before = (await listMigrations()).filter((m) => m.number <= 7);
+  const dir = migrationsDir(t.testdir(Object.fromEntries(before.map((m) => [`${m.version}.sql`, readFileSync(m.url, 'utf8')]))));
+  const db = await freshDb(t);
+  await runMigrations(db, undefined, dir);
+  let displayId = 0;
+  const conv = (id: string, account: string, assignee: string | null, iso: string) => ({
+    id, account_id: account, inbox_id: 'in_1', contact_id: 'ct_1', display_id: ++displayId, assignee_id: assignee, created_at: new Date(iso),
+  });
+  await db`insert into conversations ${db([
+    conv('cv_1', 'ac_b1', 'ag_1', '2026-03-28T10:05:00Z'), conv('cv_2', 'ac_b1', 'ag_1', '2026-03-28T10:40:00Z'),
+    conv('cv_3', 'ac_b1', 'ag_1', '2026-03-28T23:10:00Z'), conv('cv_4', 'ac_b1', 'ag_2', '2026-03-29T01:00:00Z'),
+    conv('cv_5', 'ac_b1', null, '2026-03-29T02:00:00Z'), conv('cv_6', 'ac_b1', 'ag_1', '2026-04-02T08:00:00Z'),
+    conv('cv_7', 'ac_b2', 'ag_9', '2026-03-28T10:00:00Z'),
+  ])}`;
+  // a stale row (none should exist): the conversations are the truth
+  await db`insert into report_rollups_daily ${db({ account_id: 'ac_b1', metric: 'conversations', dim: 'agent', key: 'ag_1', bucket: new Date('2026-03-28T00:00:00Z'), slot: 0, n: 9, total: 0 })}`;
+  t.same((await runMigrations(db, undefined, MIGRATIONS_DIR)).applied, ['00008_assignee_rollups']);
+  const rows = async (table: string) => (await db`select account_id, key, bucket, n::int as n, total from ${db(table)}
+    where metric = 'conversations' and dim = 'agent' and slot = 0 order by 1, 2, 3`)
+    .map((r) => [r['account_id'], r['key'], (r['bucket'] as Date).toISOString(), r['n'], r['total']]);
+  t.same(await rows('report_rollups'), [
+    ['ac_b1', 'ag_1', '2026-03-28T10:00:00.000Z', 2, 0], ['ac_b1', 'ag_1', '2026-03-28T23:00:00.000Z', 1, 0],
+    ['ac_b1', 'ag_1', '2026-04-02T08:00:00.000Z', 1, 0], ['ac_b1', 'ag_2', '2026-03-29T01:00:00.000Z', 1, 0],
+    ['ac_b2', 'ag_9', '2026-03-28T10:00:00.000Z', 1, 0],
+  ], 'hourly: per account, assignee and UTC hour; the unassigned one in no agent row');
+  t.same(await rows('report_rollups_daily'), [
+    ['ac_b1', 'ag_1', '2026-03-28T00:00:00.000Z', 3, 0], ['ac_b1', 'ag_1', '2026-04-02T00:00:00.000Z', 1, 0],
+    ['ac_b1', 'ag_2', '2026-03-29T00:00:00.000Z', 1, 0], ['ac_b2', 'ag_9', '2026-03-28T00:00:00.000Z', 1, 0],
+  ], 'daily: per UTC day; the stale row overwritten');
+  t.same(await rows('report_rollups_monthly'), [
+    ['ac_b1', 'ag_1', '2026-03-01T00:00:00.000Z', 3, 0], ['ac_b1', 'ag_1', '2026-04-01T00:00:00.000Z', 1, 0],
+    ['ac_b1', 'ag_2', '2026-03-01T00:00:00.000Z', 1, 0], ['ac_b2', 'ag_9', '2026-03-01T00:00:00.000Z', 1, 0],
+  ], 'monthly: per UTC month');
+  const tables = ['report_rollups', 'report_rollups_daily', 'report_rollups_monthly'];
+  const backfilled = await Promise.all(tables.map(rows));
+  await db`select rebuild_report_rollups('ac_b1')`;
+  t.same(await Promise.all(tables.map(rows)), backfilled, 'rebuild_report_rollups makes the same agent rows');
+  const [all] = await db`select sum(n)::int as n from report_rollups_monthly where account_id = 'ac_b1' and metric = 'conversations' and dim = 'all'`;
+  t.equal(all?.['n'], 6, 'and counts every conversation of the account under dim all');
 });
 
 t.test('display ids are unique per account', async (t) => {
