@@ -8,6 +8,7 @@
 //      under the same, stable name re-reads its own in step 1 at once: identity.ts) (and report,
 //      as lost, the ids Redis says were deleted while pending), trim the stream with MINID below
 //      what every group has acknowledged and PostgreSQL has committed, drop long-idle consumers.
+// Step 2's write-and-acknowledge is batches.ts, step 3 janitor.ts.
 // PostgreSQL down: the batch is retried with exponential backoff (capped at 5 s), nothing is
 // acknowledged or read meanwhile, and readiness says not ready. Several archiver processes may
 // share the partitions: the group spreads entries between them.
@@ -16,13 +17,10 @@ import { duplicateClient, type RedisClient as Redis } from '../lua/client.js';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import { keysFor } from '../lua/keys.js';
+import { backoffMs, createBatches } from './batches.js';
+import { createJanitor } from './janitor.js';
 import type { ArchiverMetrics, PartitionLag } from './metrics.js';
-import { isTransientPgError } from './pg-errors.js';
-import { writeBatch, type BatchResult, type RawEntry } from './sink.js';
-import { compareStreamIds } from './stream-id.js';
-import {
-  ack, autoClaim, consumers, dropConsumerIfIdle, ensureGroup, GROUP, groups, lagMs, readGroup, replicated, safeTrimId, trimBelow, type Entry,
-} from './streams.js';
+import { dropConsumerIfIdle, ensureGroup, lagMs, readGroup } from './streams.js';
 
 export type ConsumerConfig = {
   partitions: number;
@@ -50,15 +48,7 @@ export type ConsumerDeps = {
   setArchiving?: (ok: boolean) => void;
 };
 
-export const RETRY_BASE_MS = 100;
-export const RETRY_CAP_MS = 5_000;
-const CLAIM_COUNT = 100;
-const CLAIM_ROUNDS = 20;
 const FORGET_CONSUMER_MS = 60 * 60 * 1000;
-
-export function backoffMs(attempt: number): number {
-  return Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 16));
-}
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -79,169 +69,16 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
   const { signal } = abort;
   const readers = new Set<Redis>();
   const loops: Promise<void>[] = [];
-  const failing = new Set<number>();
-  const forgetMs = config.forgetConsumerMs ?? FORGET_CONSUMER_MS;
-
   const pause = (ms: number) => sleep(ms, undefined, { signal }).catch(() => undefined);
-
-  const setFailing = (p: number, bad: boolean) => {
-    const before = failing.size;
-    if (bad) failing.add(p);
-    else failing.delete(p);
-    if ((before === 0) !== (failing.size === 0)) deps.setArchiving?.(failing.size === 0);
-  };
-
-  const reportLost = (p: number, stream: string, ids: readonly string[], how: string) => {
-    if (ids.length === 0) return;
-    metrics.lost.inc(ids.length);
-    log.error(
-      { partition: p, stream, ids: ids.slice(0, 100), count: ids.length, how },
-      'ALARM: stream entries were deleted before they were archived; they are lost to the archive',
-    );
-  };
-
-  /** Writes until committed; null when stopped first (nothing acknowledged then). */
-  const writeWithRetry = async (p: number, entries: RawEntry[]): Promise<BatchResult | null> => {
-    for (let attempt = 1; ; attempt++) {
-      if (attempt > 1 && signal.aborted) return null;
-      const started = process.hrtime.bigint();
-      try {
-        const result = await writeBatch(sql, p, entries);
-        metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        if (attempt > 1) log.info({ partition: p, attempts: attempt }, 'batch committed after retries');
-        setFailing(p, false);
-        return result;
-      } catch (err) {
-        metrics.retries.inc({ stage: 'write' });
-        setFailing(p, true);
-        const retryInMs = backoffMs(attempt);
-        const transient = isTransientPgError(err);
-        if (attempt === 1 || attempt % 20 === 0) {
-          const fields = { err, partition: p, attempt, retryInMs, entries: entries.length };
-          if (transient) log.warn(fields, 'postgres unavailable; retrying the batch, nothing acknowledged meanwhile');
-          else log.error(fields, 'batch refused by postgres; retrying, nothing acknowledged meanwhile');
-        }
-        await pause(retryInMs);
-      }
-    }
-  };
-
-  /** XACK until Redis takes it (or we stop: the entries then stay pending and are replayed). */
-  const ackWithRetry = async (p: number, stream: string, ids: string[]): Promise<boolean> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ack(redis, stream, ids);
-        return true;
-      } catch (err) {
-        metrics.retries.inc({ stage: 'ack' });
-        if (attempt === 1) log.warn({ err, partition: p }, 'XACK failed; retrying (the batch is committed, a replay is harmless)');
-        if (signal.aborted) return false;
-        await pause(backoffMs(attempt));
-      }
-    }
-  };
-
-  /**
-   * REDIS_WAIT_REPLICAS: what was read is archived only once enough replicas hold it, so a failover
-   * to a replica never leaves PostgreSQL with an entry Redis lost (its sender was not acknowledged
-   * and sends it again). Too few: the read fails and its entries are read again as pending.
-   */
-  const wanted = config.waitReplicas ?? 0;
-  const awaitReplicas = async (reader: Redis, stream: string): Promise<void> => {
-    if (wanted === 0) return;
-    const acked = await replicated(reader, stream, wanted, config.waitTimeoutMs ?? 1_000);
-    if (acked < wanted) throw new Error(`NOTREPLICATED ${stream}: ${acked} of ${wanted} replicas hold what was read`);
-  };
-
-  /** Archives some entries of a partition and acknowledges them. */
-  const handle = async (p: number, stream: string, entries: Entry[], how: string): Promise<void> => {
-    const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
-    if (gone.length > 0) {
-      reportLost(p, stream, gone, how);
-      await ackWithRetry(p, stream, gone);
-    }
-    const live = entries.filter((e): e is { id: string; fields: string[] } => e.fields !== null);
-    if (live.length === 0) return;
-    const result = await writeWithRetry(p, live);
-    if (result === null) return;
-    metrics.batchSize.observe(live.length);
-    metrics.events.inc(live.length);
-    for (const [table, n] of Object.entries(result.rows)) metrics.rows.inc({ table }, n);
-    if (result.deadLetters.length > 0) {
-      metrics.deadLetters.inc(result.deadLetters.length);
-      log.error({ partition: p, deadLetters: result.deadLetters.slice(0, 20) }, 'entries stored in archiver_dead_letters');
-    }
-    log.debug({ partition: p, entries: live.length, lastId: result.lastId, rows: result.rows, how }, 'batch committed');
-    await ackWithRetry(p, stream, live.map((e) => e.id));
-  };
-
-  const checkpointOf = async (p: number): Promise<string | null> => {
-    const [row] = await sql<{ last_id: string }[]>`select last_id from archiver_checkpoints where partition = ${p}`;
-    return row?.last_id ?? null;
-  };
-
-  /** per partition: the checkpoint a regression was last reported at (one alarm per event) */
-  const regressedAt = new Map<number, string>();
-
-  /**
-   * The group hands out entries before they are committed, so its last-delivered id is never below
-   * the PostgreSQL checkpoint, unless Redis lost writes it had acknowledged (a failover to a lagging
-   * replica, an AOF that lost its tail): the group state went back in time with the stream. That is
-   * reported loudly; nothing needs repairing here (inserts are idempotent on the uid, and entries
-   * with ids below the checkpoint are archived and trimmed like any other).
-   */
-  const checkRegression = (p: number, stream: string, lastDelivered: string, checkpoint: string | null): void => {
-    if (checkpoint === null || compareStreamIds(lastDelivered, checkpoint) >= 0 || regressedAt.get(p) === checkpoint) return;
-    regressedAt.set(p, checkpoint);
-    metrics.regressions.inc({ partition: String(p) });
-    log.error(
-      { partition: p, stream, lastDelivered, checkpoint },
-      'ALARM: the partition stream is behind what PostgreSQL committed: Redis lost writes it had acknowledged (failover or lost AOF tail); messages from that window may be missing from Redis, PostgreSQL keeps what it archived',
-    );
-  };
-
-  const janitor = async (p: number): Promise<void> => {
-    const stream = keysFor(p).events;
-    // 0. did Redis go back in time?
-    let checkpoint: string | null = null;
-    try {
-      checkpoint = await checkpointOf(p);
-    } catch {
-      checkpoint = null; // PostgreSQL down: neither check nor trim
-    }
-    const group = (await groups(redis, stream)).find((g) => g.name === GROUP);
-    if (group !== undefined) checkRegression(p, stream, group.lastDeliveredId, checkpoint);
-    // 1. take over entries a stalled consumer holds
-    let cursor = '0-0';
-    for (let round = 0; round < CLAIM_ROUNDS && !signal.aborted; round++) {
-      const claim = await autoClaim(redis, stream, config.consumer, config.claimIdleMs, cursor, CLAIM_COUNT);
-      reportLost(p, stream, claim.deleted, 'XAUTOCLAIM');
-      if (claim.claimed.length > 0) {
-        metrics.claimed.inc(claim.claimed.length);
-        log.info({ partition: p, count: claim.claimed.length }, 'claimed entries pending with a stalled consumer');
-        await handle(p, stream, claim.claimed, 'claimed');
-      }
-      cursor = claim.next;
-      if (cursor === '0-0') break;
-    }
-    // 2. trim what every group acknowledged and PostgreSQL committed
-    if (config.trim && !signal.aborted) {
-      const minId = await safeTrimId(redis, stream, checkpoint);
-      if (minId !== null) {
-        const n = await trimBelow(redis, stream, minId);
-        if (n > 0) {
-          metrics.trimmed.inc(n);
-          log.debug({ partition: p, trimmed: n, minId }, 'stream trimmed');
-        }
-      }
-    }
-    // 3. forget consumers that died long ago with nothing pending
-    for (const c of await consumers(redis, stream)) {
-      if (c.name !== config.consumer && c.pending === 0 && c.idleMs > forgetMs) {
-        if (await dropConsumerIfIdle(redis, stream, c.name)) log.info({ partition: p, dropped: c.name }, 'idle consumer removed');
-      }
-    }
-  };
+  const batches = createBatches({
+    redis, sql, log, metrics, signal, waitReplicas: config.waitReplicas ?? 0, waitTimeoutMs: config.waitTimeoutMs ?? 1_000,
+    ...(deps.setArchiving === undefined ? {} : { setArchiving: deps.setArchiving }),
+  });
+  const { handle, awaitReplicas } = batches;
+  const janitor = createJanitor({
+    redis, sql, log, metrics, signal, batches, consumer: config.consumer, claimIdleMs: config.claimIdleMs, trim: config.trim,
+    forgetMs: config.forgetConsumerMs ?? FORGET_CONSUMER_MS,
+  });
 
   const runPartition = async (p: number): Promise<void> => {
     const stream = keysFor(p).events;

@@ -14,7 +14,7 @@ import type { Sql } from 'postgres';
 import { parseEvent } from '../../lua/codec.js';
 import { keysFor } from '../../lua/keys.js';
 import { DEFAULT_WEBHOOK_EVENTS, type WebhookDef } from '../../lua/webhooks.js';
-import { backoffMs } from '../consumer.js';
+import { backoffMs } from '../batches.js';
 import { parseStreamId } from '../stream-id.js';
 import { ack, autoClaim, consumers, dropConsumerIfIdle, ensureGroup, readGroup, type Entry } from '../streams.js';
 import type { Definitions } from './definitions.js';

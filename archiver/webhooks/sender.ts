@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
-import { backoffMs } from '../consumer.js';
+import { backoffMs } from '../batches.js';
 import { createAttempt, type SenderLoopConfig } from './attempt.js';
 import type { Definitions } from './definitions.js';
 import type { DispatcherMetrics } from './metrics.js';
