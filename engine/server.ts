@@ -1,50 +1,32 @@
-// Wires one engine node: HTTP routes, the two WebSocket endpoints, readiness and graceful shutdown.
+// Wires one engine node: its services (services.ts), the two WebSocket endpoints and their fan-out,
+// the HTTP routes (http/routes.ts), background work, readiness and graceful shutdown.
 import { isCluster, type RedisClient as Redis } from '../lua/client.js'
 import type { Redis as IORedis } from 'ioredis'
 import { createShardedFeed } from '../lua/feeds/sharded.js'
+import { createPubsubFeed } from '../lua/feeds/feed.js'
+import { keysFor, partitionOf } from '../lua/keys.js'
 import type { Sql } from 'postgres'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { us_listen_socket } from 'uWebSockets.js'
 import type { EngineConfig } from './config.js'
-import { createDirectory } from './directory/index.js'
-import { adminOnly, registerAdminRoutes } from './http/admin.js'
-import { registerWebhookRoutes } from './webhooks/routes.js'
-import { createWebhookStore } from './webhooks/store.js'
-import { registerHealthRoutes } from './http/health.js'
-import { registerIngestRoutes } from './http/ingest.js'
-import { registerSdkRoute } from './http/sdk.js'
-import { registerWebRoutes } from './web/routes.js'
+import { registerRoutes } from './http/routes.js'
 import { createScheduler } from './scheduler.js'
-import { setInboxAutoResolve } from './auto-resolve.js'
-import { setInboxBusinessHours } from './reports/business-hours.js'
-import { createSearch } from './search/search.js'
-import { registerSearchRoutes } from './search/http.js'
 import { assignReopened } from './reopen.js'
-import { sendJson, track } from './http/respond.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
-import { createScripts } from '../lua/scripts.js'
-import { createConversationReader } from './conversations.js'
-import { createEviction, createRetentionMetrics, evictionIntervalMs } from './eviction.js'
-import { createRehydrator, withRehydration } from './rehydrate.js'
 import { createFanout, type Fanout } from './fanout/fanout.js'
 import { createFollow } from './fanout/follow.js'
-import { createAssignment } from './assignment.js'
-import { createAgentAdmin } from './directory/agent-admin.js'
 import type { OpDeps } from './ops/deps.js'
 import type { Op } from './ops/types.js'
 import { ops } from './ops/index.js'
 import { AppError } from './errors.js'
 import { connLog, type ConnData } from './connection.js'
-import { createPresence } from './presence.js'
 import { CLOSE } from './protocol.js'
+import { createServices } from './services.js'
 import { createSockets } from './sockets/index.js'
 import { createPeriodic } from './periodic.js'
 import { createUpgrader } from './upgrade.js'
 import type { Uws } from './uws.js'
-import { createPubsubFeed } from '../lua/feeds/feed.js'
-import { createAckLedger } from './durability/acked.js'
-import { keysFor, partitionOf } from '../lua/keys.js'
 
 /** how long a state change waits for a catching-up partition before `unavailable` */
 const FANOUT_WAIT_MS = 2000
@@ -86,34 +68,8 @@ export function createEngine(deps: EngineDeps) {
     insuranceLimiter: new RateLimiterMemory({ points: config.connRatePoints, duration: config.connRateWindowSec }),
   })
 
-  const baseScripts = createScripts(redis, {
-    observe: (script, seconds) => metrics.scriptSeconds.observe({ script }, seconds),
-    durability: { replicas: config.waitReplicas, timeoutMs: config.waitTimeoutMs },
-  })
-  const retention = createRetentionMetrics(metrics.registry)
-  const rehydrator = deps.sql === null ? null : createRehydrator({
-    sql: deps.sql, scripts: baseScripts, partitions: config.partitions, hotTail: config.hotTail, now: Date.now, log,
-    onRehydrated: () => retention.rehydrated.inc(), onContactRehydrated: () => retention.contactsRehydrated.inc(),
-  })
-  const directory = createDirectory({
-    redis, partitions: config.partitions, scripts: baseScripts, ...(rehydrator === null ? {} : { restoreContact: rehydrator.restoreContact }),
-  })
-  // conversation scripts that find no conversation restore an evicted one and run again
-  const scripts = rehydrator === null ? baseScripts : withRehydration(baseScripts, rehydrator)
-  const eviction = createEviction({
-    redis, sql: deps.sql, scripts: baseScripts, partitions: config.partitions, retentionMs: config.retentionMs,
-    intervalMs: evictionIntervalMs(config.retentionMs, config.sweepMs), now: Date.now, log, metrics: retention,
-  })
-  const assignment = createAssignment({
-    redis, scripts, directory, partitions: config.partitions, graceMs: config.presenceGraceMs, hotTail: config.hotTail, now: Date.now, log,
-  })
-  const presence = createPresence({
-    redis, scripts, partitions: config.partitions, graceMs: config.presenceGraceMs,
-    onOnline: (accountId, agentId) => {
-      assignment.onAgentAvailable(accountId, agentId).catch((err: unknown) => log.warn({ err }, 'queue drain failed'))
-    },
-  })
-  const reader = createConversationReader({ redis, directory, partitions: config.partitions, sql: deps.sql, rehydrator })
+  const services = createServices({ config, redis, sql: deps.sql, log, metrics })
+  const { scripts, directory, eviction, assignment, presence, reader, acked } = services
   const upgrader = createUpgrader({
     config, directory, presence, limiter, log, metrics, isReady,
     openConversation: (accountId, contactId, inboxId) => reader.current(accountId, contactId, inboxId),
@@ -138,14 +94,10 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  const acked = createAckLedger({
-    redis, sql: deps.sql, partitions: config.partitions, log,
-    onLost: (p, lost) => metrics.ackedLost.inc({ partition: String(p) }, lost.length),
-  })
   const opDeps: OpDeps = {
     config, redis, directory, presence, scripts, reader, assignment, acked, now: Date.now, hotTail: config.hotTail,
     assignLimiter: new RateLimiterMemory({ points: config.assignsPerMinute, duration: 60 }),
-    search: createSearch({ sql: deps.sql, redis, partitions: config.partitions }),
+    search: services.search,
   }
   let fanoutRef: Fanout | null = null
   const sockets = createSockets({
@@ -199,30 +151,11 @@ export function createEngine(deps: EngineDeps) {
   app.ws('/ws/agent', { ...wsBehavior, upgrade: upgrader.handler('agent') })
   app.ws('/ws/widget', { ...wsBehavior, upgrade: upgrader.handler('contact') })
 
-  registerHealthRoutes(app, { metrics, checkReady })
-  registerSdkRoute(app)
-  registerWebRoutes(app)
-  registerAdminRoutes(app, {
-    sql: deps.sql,
-    agents: createAgentAdmin({ redis, scripts, directory, assignment, partitions: config.partitions, hotTail: config.hotTail, now: opDeps.now, log }),
-    directory, adminToken: config.adminToken, log, metrics, messagesPerMinuteDefault: config.messagesPerMinuteDefault,
-    setAutoResolve: (accountId, inboxId, afterMs) => setInboxAutoResolve({ redis, partitions: config.partitions }, accountId, inboxId, afterMs),
-    setBusinessHours: (accountId, inboxId, hours) => setInboxBusinessHours({ redis, partitions: config.partitions }, accountId, inboxId, hours),
-  })
-  registerSearchRoutes(app, { search: opDeps.search ?? createSearch({ sql: deps.sql, redis, partitions: config.partitions }), directory, adminToken: config.adminToken, log, metrics })
-  registerWebhookRoutes({
-    app, log, metrics, sql: deps.sql, directory, store: createWebhookStore({ redis, partitions: config.partitions }),
-    admin: adminOnly(config.adminToken), allowPrivate: config.webhooksAllowPrivate, secretOverlapMs: config.webhookSecretOverlapMs,
-  })
-  registerIngestRoutes(app, { redis, directory, scripts, assignment, log, metrics, partitions: config.partitions, maxContentChars: config.maxContentChars, hotTail: config.hotTail, now: opDeps.now, rehydrator, sql: deps.sql, acked })
+  registerRoutes(app, { config, redis, sql: deps.sql, log, metrics, services, checkReady })
   const scheduler = createScheduler({
     scripts, partitions: config.partitions, now: opDeps.now, intervalMs: config.schedulerMs, log, hotTail: config.hotTail,
     onReopened: (c) => assignReopened({ directory, assignment }, c),
   })
-  app.any('/*', (res) => {
-    sendJson(res, track(res), '404 Not Found', { error: { code: 'not_found', message: 'no such route' } })
-  })
-
   const heartbeat = setInterval(() => {
     presence.heartbeat().catch((err: unknown) => log.warn({ err }, 'presence heartbeat failed'))
   }, Math.max(250, Math.floor(Math.min(config.heartbeatMs, config.presenceGraceMs) / 3)))
