@@ -72,191 +72,216 @@ function latest<R>() {
   };
 }
 
+/** The rows a batch projects to, each keeping the newest event's row per key. */
+function createSinks() {
+  return {
+    accounts: latest<AccountRow>(),
+    inboxes: latest<InboxRow>(),
+    agents: latest<AgentRow>(),
+    members: latest<InboxMemberRow>(),
+    contacts: latest<ContactRow>(),
+    contactInboxes: latest<ContactInboxRow>(),
+    conversations: latest<ConversationRow>(),
+    touches: latest<ConversationTouchRow>(),
+    messages: latest<MessageRow>(),
+    messageUpdates: latest<MessageUpdateRow>(),
+    csat: latest<CsatRow>(),
+    seen: new Map<string, SeenRow>(),
+    availability: latest<AgentAvailabilityRow>(),
+    inboxSettings: latest<InboxSettingRow>(),
+    inboxHours: latest<InboxHoursRow>(),
+    inboxProfiles: latest<InboxProfileRow>(),
+    agentProfiles: latest<AgentProfileRow>(),
+    agentRemovals: latest<AgentRemovalRow>(),
+  };
+}
+type Sinks = ReturnType<typeof createSinks>;
+
+/** Directory events (account, inbox, agent, contact) into their rows; false for any other type. */
+function projectDirectory(s: Sinks, e: StreamEvent, d: Obj, at: Date, what: string): boolean {
+  const { accounts, inboxes, agents, members, contacts, contactInboxes, inboxSettings, inboxHours, inboxProfiles, agentProfiles, agentRemovals, availability } = s;
+  switch (e.type) {
+    case 'account.created': {
+      const id = reqStr(d, 'id', what);
+      accounts.put(id, { id, name: str(d['name']) ?? '', created_at: time(d['createdAt']) ?? at }, e);
+      break;
+    }
+    case 'inbox.created': {
+      const id = reqStr(d, 'id', what);
+      const mpm = num(d['messagesPerMinute']);
+      inboxes.put(id, {
+        id,
+        account_id: str(d['accountId']) ?? e.accountId,
+        name: str(d['name']) ?? '',
+        website_token: reqStr(d, 'websiteToken', what),
+        allowed_origins: arr(d['allowedOrigins']),
+        messages_per_minute: mpm !== null && mpm > 0 ? Math.floor(mpm) : 200,
+        auto_assign: d['autoAssign'] !== false,
+        created_at: time(d['createdAt']) ?? at,
+        updated_at: at,
+      }, e);
+      break;
+    }
+    case 'inbox.updated': {
+      const id = reqStr(d, 'id', what);
+      if ('businessHours' in d) {
+        const hours = d['businessHours'];
+        inboxHours.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, business_hours: isObj(hours) ? obj(hours) : null, set_at: at }, e);
+      }
+      if ('autoResolveAfterMs' in d) {
+        const ms = num(d['autoResolveAfterMs']);
+        inboxSettings.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, auto_resolve_after_ms: ms, set_at: at }, e);
+      }
+      if (Array.isArray(d['changed'])) {
+        const mpm = num(d['messagesPerMinute']);
+        inboxProfiles.put(id, {
+          id, account_id: str(d['accountId']) ?? e.accountId, name: str(d['name']) ?? '', allowed_origins: arr(d['allowedOrigins']),
+          messages_per_minute: mpm !== null && mpm > 0 ? Math.floor(mpm) : 200, auto_assign: d['autoAssign'] !== false, at,
+        }, e);
+      }
+      break;
+    }
+    case 'agent.updated': {
+      const agent = sub(d, 'agent', what);
+      const id = reqStr(agent, 'id', `${what}: agent`);
+      const value = agent['availability'];
+      if (value === 'online' || value === 'busy' || value === 'offline') {
+        availability.put(id, { id, account_id: str(agent['accountId']) ?? e.accountId, availability: value, updated_at: at }, e);
+      }
+      if (Array.isArray(d['changed'])) {
+        const max = num(agent['maxConversations']);
+        agentProfiles.put(id, {
+          id, account_id: str(agent['accountId']) ?? e.accountId, name: str(agent['name']) ?? '',
+          role: agent['role'] === 'administrator' ? 'administrator' : 'agent',
+          max_conversations: max === null ? null : Math.max(0, Math.floor(max)),
+          inbox_ids: arr(agent['inboxIds']).filter((x): x is string => typeof x === 'string' && x !== ''), at,
+        }, e);
+      }
+      break;
+    }
+    case 'agent.removed': {
+      const id = reqStr(d, 'id', what);
+      agentRemovals.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, at }, e);
+      break;
+    }
+    case 'agent.created': {
+      const id = reqStr(d, 'id', what);
+      const accountId = str(d['accountId']) ?? e.accountId;
+      const max = num(d['maxConversations']);
+      agents.put(id, {
+        id,
+        account_id: accountId,
+        name: str(d['name']) ?? '',
+        role: d['role'] === 'administrator' ? 'administrator' : 'agent',
+        max_conversations: max === null ? null : Math.max(0, Math.floor(max)),
+        availability: ['online', 'busy', 'offline'].includes(String(d['availability'])) ? String(d['availability']) : 'offline',
+        created_at: at,
+        updated_at: at,
+      }, e);
+      for (const inboxId of arr(d['inboxIds'])) {
+        if (typeof inboxId === 'string' && inboxId !== '') {
+          members.put(`${inboxId}\u0001${id}`, { inbox_id: inboxId, agent_id: id, account_id: accountId, created_at: at }, e);
+        }
+      }
+      break;
+    }
+    case 'contact.created':
+    case 'contact.updated': {
+      const id = reqStr(d, 'id', what);
+      const accountId = str(d['accountId']) ?? e.accountId;
+      contacts.put(id, {
+        id,
+        account_id: accountId,
+        name: str(d['name']),
+        email: str(d['email']),
+        phone: str(d['phone']),
+        identifier: str(d['identifier']),
+        verified: d['verified'] === true,
+        custom_attributes: obj(d['customAttributes']),
+        last_seen_at: time(d['lastSeenAt']),
+        created_at: at,
+        updated_at: at,
+      }, e);
+      const inboxId = str(d['inboxId']);
+      if (e.type === 'contact.created' && inboxId !== null) {
+        contactInboxes.put(`${id}\u0001${inboxId}`, {
+          contact_id: id, inbox_id: inboxId, account_id: accountId, hmac_verified: d['verified'] === true, created_at: at,
+        }, e);
+      }
+      break;
+    }
+    default:
+      return false;
+  }
+  return true;
+}
+
+/** A conversation's own events (message, rating, seen) into their rows; false for any other type. */
+function projectConversationEvent(s: Sinks, e: StreamEvent, d: Obj, at: Date, what: string): boolean {
+  const { messages, messageUpdates, csat, seen } = s;
+  switch (e.type) {
+    case 'message.created': {
+      const conv = isObj(d['conversation']) ? d['conversation'] : {};
+      const m = { ...messageRow(sub(d, 'message', what), e), assignee_id: str(conv['assigneeId']) };
+      messages.put(`${m.uid}\u0001${m.created_at.getTime()}`, m, e);
+      break;
+    }
+    case 'message.updated': {
+      const m = messageRow(sub(d, 'message', what), e);
+      const updatedAt = time(sub(d, 'message', what)['updatedAt']) ?? at;
+      messageUpdates.put(`${m.uid}\u0001${m.created_at.getTime()}`, {
+        uid: m.uid, created_at: m.created_at, content: m.content, content_attributes: m.content_attributes, updated_at: updatedAt,
+      }, e);
+      break;
+    }
+    case 'conversation.rated': {
+      const c = sub(d, 'conversation', what);
+      const rating = (c['rating'] !== null && typeof c['rating'] === 'object' ? c['rating'] : d) as Obj;
+      const score = num(rating['score']) ?? num(d['score']);
+      if (score === null) throw new BadEventError(`${what}: no rating score`);
+      const conversationId = reqStr(c, 'id', `${what}: conversation`);
+      csat.put(conversationId, {
+        conversation_id: conversationId,
+        account_id: e.accountId,
+        inbox_id: str(c['inboxId']) ?? reqStr(d, 'inboxId', what),
+        agent_id: str(d['agentId']) ?? str(c['assigneeId']),
+        score,
+        comment: str(rating['comment']) ?? str(d['comment']),
+        created_at: time(rating['ratedAt']) ?? time(d['ratedAt']) ?? at,
+      }, e);
+      break;
+    }
+    case 'conversation.seen': {
+      const viewer = d['viewer'] !== null && typeof d['viewer'] === 'object' ? (d['viewer'] as Obj) : {};
+      const contactId = str(viewer['id']);
+      if (viewer['type'] === 'contact' && contactId !== null) {
+        const seenAt = time(d['seenAt']) ?? at;
+        const cur = seen.get(contactId);
+        if (cur === undefined || cur.seen_at < seenAt) seen.set(contactId, { contact_id: contactId, seen_at: seenAt });
+      }
+      break;
+    }
+    default:
+      return false;
+  }
+  return true;
+}
+
 /** Projects a batch (stream order). Throws BadEventError for an event it cannot read. */
 export function project(events: readonly StreamEvent[]): Projection {
-  const accounts = latest<AccountRow>();
-  const inboxes = latest<InboxRow>();
-  const agents = latest<AgentRow>();
-  const members = latest<InboxMemberRow>();
-  const contacts = latest<ContactRow>();
-  const contactInboxes = latest<ContactInboxRow>();
-  const conversations = latest<ConversationRow>();
-  const touches = latest<ConversationTouchRow>();
-  const messages = latest<MessageRow>();
-  const messageUpdates = latest<MessageUpdateRow>();
-  const csat = latest<CsatRow>();
-  const seen = new Map<string, SeenRow>();
-  const availability = latest<AgentAvailabilityRow>();
-  const inboxSettings = latest<InboxSettingRow>();
-  const inboxHours = latest<InboxHoursRow>();
-  const inboxProfiles = latest<InboxProfileRow>();
-  const agentProfiles = latest<AgentProfileRow>();
-  const agentRemovals = latest<AgentRemovalRow>();
+  const s = createSinks();
+  const { conversations, touches } = s;
   let ignored = 0;
 
   for (const e of events) {
     const d = e.data;
     const at = new Date(e.ts);
     const what = `${e.type} ${e.id}`;
-    switch (e.type) {
-      case 'account.created': {
-        const id = reqStr(d, 'id', what);
-        accounts.put(id, { id, name: str(d['name']) ?? '', created_at: time(d['createdAt']) ?? at }, e);
-        break;
-      }
-      case 'inbox.created': {
-        const id = reqStr(d, 'id', what);
-        const mpm = num(d['messagesPerMinute']);
-        inboxes.put(id, {
-          id,
-          account_id: str(d['accountId']) ?? e.accountId,
-          name: str(d['name']) ?? '',
-          website_token: reqStr(d, 'websiteToken', what),
-          allowed_origins: arr(d['allowedOrigins']),
-          messages_per_minute: mpm !== null && mpm > 0 ? Math.floor(mpm) : 200,
-          auto_assign: d['autoAssign'] !== false,
-          created_at: time(d['createdAt']) ?? at,
-          updated_at: at,
-        }, e);
-        break;
-      }
-      case 'inbox.updated': {
-        const id = reqStr(d, 'id', what);
-        if ('businessHours' in d) {
-          const hours = d['businessHours'];
-          inboxHours.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, business_hours: isObj(hours) ? obj(hours) : null, set_at: at }, e);
-        }
-        if ('autoResolveAfterMs' in d) {
-          const ms = num(d['autoResolveAfterMs']);
-          inboxSettings.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, auto_resolve_after_ms: ms, set_at: at }, e);
-        }
-        if (Array.isArray(d['changed'])) {
-          const mpm = num(d['messagesPerMinute']);
-          inboxProfiles.put(id, {
-            id, account_id: str(d['accountId']) ?? e.accountId, name: str(d['name']) ?? '', allowed_origins: arr(d['allowedOrigins']),
-            messages_per_minute: mpm !== null && mpm > 0 ? Math.floor(mpm) : 200, auto_assign: d['autoAssign'] !== false, at,
-          }, e);
-        }
-        break;
-      }
-      case 'agent.updated': {
-        const agent = sub(d, 'agent', what);
-        const id = reqStr(agent, 'id', `${what}: agent`);
-        const value = agent['availability'];
-        if (value === 'online' || value === 'busy' || value === 'offline') {
-          availability.put(id, { id, account_id: str(agent['accountId']) ?? e.accountId, availability: value, updated_at: at }, e);
-        }
-        if (Array.isArray(d['changed'])) {
-          const max = num(agent['maxConversations']);
-          agentProfiles.put(id, {
-            id, account_id: str(agent['accountId']) ?? e.accountId, name: str(agent['name']) ?? '',
-            role: agent['role'] === 'administrator' ? 'administrator' : 'agent',
-            max_conversations: max === null ? null : Math.max(0, Math.floor(max)),
-            inbox_ids: arr(agent['inboxIds']).filter((x): x is string => typeof x === 'string' && x !== ''), at,
-          }, e);
-        }
-        break;
-      }
-      case 'agent.removed': {
-        const id = reqStr(d, 'id', what);
-        agentRemovals.put(id, { id, account_id: str(d['accountId']) ?? e.accountId, at }, e);
-        break;
-      }
-      case 'agent.created': {
-        const id = reqStr(d, 'id', what);
-        const accountId = str(d['accountId']) ?? e.accountId;
-        const max = num(d['maxConversations']);
-        agents.put(id, {
-          id,
-          account_id: accountId,
-          name: str(d['name']) ?? '',
-          role: d['role'] === 'administrator' ? 'administrator' : 'agent',
-          max_conversations: max === null ? null : Math.max(0, Math.floor(max)),
-          availability: ['online', 'busy', 'offline'].includes(String(d['availability'])) ? String(d['availability']) : 'offline',
-          created_at: at,
-          updated_at: at,
-        }, e);
-        for (const inboxId of arr(d['inboxIds'])) {
-          if (typeof inboxId === 'string' && inboxId !== '') {
-            members.put(`${inboxId}\u0001${id}`, { inbox_id: inboxId, agent_id: id, account_id: accountId, created_at: at }, e);
-          }
-        }
-        break;
-      }
-      case 'contact.created':
-      case 'contact.updated': {
-        const id = reqStr(d, 'id', what);
-        const accountId = str(d['accountId']) ?? e.accountId;
-        contacts.put(id, {
-          id,
-          account_id: accountId,
-          name: str(d['name']),
-          email: str(d['email']),
-          phone: str(d['phone']),
-          identifier: str(d['identifier']),
-          verified: d['verified'] === true,
-          custom_attributes: obj(d['customAttributes']),
-          last_seen_at: time(d['lastSeenAt']),
-          created_at: at,
-          updated_at: at,
-        }, e);
-        const inboxId = str(d['inboxId']);
-        if (e.type === 'contact.created' && inboxId !== null) {
-          contactInboxes.put(`${id}\u0001${inboxId}`, {
-            contact_id: id, inbox_id: inboxId, account_id: accountId, hmac_verified: d['verified'] === true, created_at: at,
-          }, e);
-        }
-        break;
-      }
-      case 'message.created': {
-        const conv = isObj(d['conversation']) ? d['conversation'] : {};
-        const m = { ...messageRow(sub(d, 'message', what), e), assignee_id: str(conv['assigneeId']) };
-        messages.put(`${m.uid}\u0001${m.created_at.getTime()}`, m, e);
-        break;
-      }
-      case 'message.updated': {
-        const m = messageRow(sub(d, 'message', what), e);
-        const updatedAt = time(sub(d, 'message', what)['updatedAt']) ?? at;
-        messageUpdates.put(`${m.uid}\u0001${m.created_at.getTime()}`, {
-          uid: m.uid, created_at: m.created_at, content: m.content, content_attributes: m.content_attributes, updated_at: updatedAt,
-        }, e);
-        break;
-      }
-      case 'conversation.rated': {
-        const c = sub(d, 'conversation', what);
-        const rating = (c['rating'] !== null && typeof c['rating'] === 'object' ? c['rating'] : d) as Obj;
-        const score = num(rating['score']) ?? num(d['score']);
-        if (score === null) throw new BadEventError(`${what}: no rating score`);
-        const conversationId = reqStr(c, 'id', `${what}: conversation`);
-        csat.put(conversationId, {
-          conversation_id: conversationId,
-          account_id: e.accountId,
-          inbox_id: str(c['inboxId']) ?? reqStr(d, 'inboxId', what),
-          agent_id: str(d['agentId']) ?? str(c['assigneeId']),
-          score,
-          comment: str(rating['comment']) ?? str(d['comment']),
-          created_at: time(rating['ratedAt']) ?? time(d['ratedAt']) ?? at,
-        }, e);
-        break;
-      }
-      case 'conversation.seen': {
-        const viewer = d['viewer'] !== null && typeof d['viewer'] === 'object' ? (d['viewer'] as Obj) : {};
-        const contactId = str(viewer['id']);
-        if (viewer['type'] === 'contact' && contactId !== null) {
-          const seenAt = time(d['seenAt']) ?? at;
-          const cur = seen.get(contactId);
-          if (cur === undefined || cur.seen_at < seenAt) seen.set(contactId, { contact_id: contactId, seen_at: seenAt });
-        }
-        break;
-      }
-      case 'conversation.created':
-      case 'conversation.updated':
-        break;
-      default:
-        if (!isObj(d['conversation'])) {
-          ignored++;
-          continue;
-        }
+    const known = projectDirectory(s, e, d, at, what) || projectConversationEvent(s, e, d, at, what)
+      || e.type === 'conversation.created' || e.type === 'conversation.updated';
+    if (!known && !isObj(d['conversation'])) {
+      ignored++;
+      continue;
     }
     // every event that carries the conversation's state (created, updated, seen, rated, message);
     // a message's brief carries only what a message changes (older entries carry the whole view)
@@ -272,24 +297,24 @@ export function project(events: readonly StreamEvent[]): Projection {
   }
 
   return {
-    accounts: accounts.list(),
-    inboxes: inboxes.list(),
-    agents: agents.list(),
-    inboxMembers: members.list(),
-    contacts: contacts.list(),
-    contactInboxes: contactInboxes.list(),
+    accounts: s.accounts.list(),
+    inboxes: s.inboxes.list(),
+    agents: s.agents.list(),
+    inboxMembers: s.members.list(),
+    contacts: s.contacts.list(),
+    contactInboxes: s.contactInboxes.list(),
     conversations: conversations.list(),
     conversationTouches: touches.list(),
-    messages: messages.list(),
-    messageUpdates: messageUpdates.list(),
-    csat: csat.list(),
-    contactSeen: [...seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
-    agentAvailability: availability.list(),
-    inboxSettings: inboxSettings.list(),
-    inboxHours: inboxHours.list(),
-    inboxProfiles: inboxProfiles.list(),
-    agentProfiles: agentProfiles.list(),
-    agentRemovals: agentRemovals.list(),
+    messages: s.messages.list(),
+    messageUpdates: s.messageUpdates.list(),
+    csat: s.csat.list(),
+    contactSeen: [...s.seen.values()].sort((a, b) => (a.contact_id < b.contact_id ? -1 : 1)),
+    agentAvailability: s.availability.list(),
+    inboxSettings: s.inboxSettings.list(),
+    inboxHours: s.inboxHours.list(),
+    inboxProfiles: s.inboxProfiles.list(),
+    agentProfiles: s.agentProfiles.list(),
+    agentRemovals: s.agentRemovals.list(),
     ignored,
   };
 }
