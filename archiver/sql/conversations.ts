@@ -15,7 +15,18 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
   const history = await loadStatusHistory(tx, conversationsNeedingHistory(events));
   const reporting = reportingEvents(events, history);
 
-  // ---- stream-fed rows ----
+  await writeConversationRows(tx, p, rollups, counts);
+  await writeMessages(tx, p, rollups, counts);
+  await writeReporting(tx, reporting, rollups, counts);
+  await writeCsat(tx, p, rollups, counts);
+  await rollups.write(tx, counts);
+  return counts;
+}
+
+type Rollups = ReturnType<typeof createRollups>;
+
+/** Conversations: whole views upserted (their assignee's rollup rows moved), then the briefs. */
+async function writeConversationRows(tx: Tx, p: Projection, rollups: Rollups, counts: Counts): Promise<void> {
   if (p.conversations.length > 0) {
     const rows = p.conversations.map((r) => ({
       ...r, custom_attributes: j(tx, r.custom_attributes), additional_attributes: j(tx, r.additional_attributes),
@@ -78,6 +89,10 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
         and (c.updated_at, coalesce(stream_id_key(c.event_id), '{0,0}')) < (v.ts, stream_id_key(v.eid))`;
     add(counts, 'conversations', r.count);
   }
+}
+
+/** Messages inserted (each counted once, when really inserted), then their edits. */
+async function writeMessages(tx: Tx, p: Projection, rollups: Rollups, counts: Counts): Promise<void> {
   if (p.messages.length > 0) {
     // One array per column through unnest: the same 16 parameters whatever the batch size, so one
     // prepared statement serves every batch (a multi-row VALUES list is a new statement, with
@@ -122,6 +137,10 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
        where m.uid = x.uid and m.created_at = x.created_at and (m.updated_at is null or m.updated_at <= x.updated_at)`;
     add(counts, 'messages', r.count);
   }
+}
+
+/** Reporting events inserted, their business-hours values computed, the new ones counted. */
+async function writeReporting(tx: Tx, reporting: ReturnType<typeof reportingEvents>, rollups: Rollups, counts: Counts): Promise<void> {
   if (reporting.length > 0) {
     const r = await tx`
       insert into reporting_events ${tx(reporting, 'event_key', 'name', 'value', 'account_id', 'inbox_id', 'agent_id',
@@ -147,6 +166,10 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
       fresh.delete(e.event_key);
     }
   }
+}
+
+/** CSAT answers upserted by conversation; only first answers counted. */
+async function writeCsat(tx: Tx, p: Projection, rollups: Rollups, counts: Counts): Promise<void> {
   if (p.csat.length > 0) {
     const r = await tx`
       insert into csat_responses ${tx(p.csat, 'conversation_id', 'account_id', 'inbox_id', 'agent_id', 'score', 'comment',
@@ -163,8 +186,6 @@ export async function writeConversations(tx: Tx, events: readonly StreamEvent[],
       if (rated.has(c.conversation_id)) rollups.count({ account_id: c.account_id, metric: 'csat', at: c.created_at, inbox_id: c.inbox_id, agent_id: c.agent_id, kind: 'csat', value: c.score });
     }
   }
-  await rollups.write(tx, counts);
-  return counts;
 }
 
 export async function deadLetter(tx: Tx, partition: number, id: string, fields: readonly string[], type: string | null, uid: string | null, error: string): Promise<number> {
