@@ -228,10 +228,12 @@ function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By
       ${gaps.length === 0 ? sql`` : sql`and r.bucket <> all(${sql.array(gaps)}::timestamptz[])`}`
   }
   // hours (the range's edges and the cut days), months, days around months: an index range scan each
+  // (`offset 0` keeps the planner from flattening the lateral into a join: it then read every row
+  // of the key, all of its history, and filtered them against each interval: 2.7 s at full scale)
   const iso = (i: 0 | 1) => sql.array(ivs.map((iv) => new Date(iv[i]).toISOString()))
   return sql`select r.bucket, r.key, r.slot, r.n, r.total
     from unnest(${iso(0)}::timestamptz[], ${iso(1)}::timestamptz[]) as iv(lo, hi)
-    cross join lateral (select r.* from ${sql(table)} r where ${rows} and r.bucket >= iv.lo and r.bucket < iv.hi) r`
+    cross join lateral (select r.* from ${sql(table)} r where ${rows} and r.bucket >= iv.lo and r.bucket < iv.hi offset 0) r`
 }
 
 /** The rows of `rowsIn`'s kind placed at another time (`bucket` = the given point) and signed (minus rows). */
@@ -242,7 +244,7 @@ function placedIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', me
   return sql`select iv.at as bucket, r.key, r.slot, ${values}
     from unnest(${iso(lo)}::timestamptz[], ${iso(hi)}::timestamptz[], ${iso(at)}::timestamptz[]) as iv(lo, hi, at)
     cross join lateral (select r.key, r.slot, r.n, r.total from ${sql(table)} r
-                         where ${keyRows(sql, metric, f, by)} and r.bucket >= iv.lo and r.bucket < iv.hi) r`
+                         where ${keyRows(sql, metric, f, by)} and r.bucket >= iv.lo and r.bucket < iv.hi offset 0) r`
 }
 
 /**
