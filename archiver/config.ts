@@ -19,6 +19,8 @@ export type ArchiverConfig = {
   logLevel: LogLevel;
   batchSize: number;
   batchMs: number;
+  /** PostgreSQL connections the partition loops share (each batch holds one for its transaction) */
+  pgConnections: number;
   /**
    * This process's consumer name in the `archiver` group; null = `archiver@<host name>`. Stable
    * across restarts, so a restarted process takes over its own pending entries at once (identity.ts).
@@ -128,6 +130,7 @@ export function loadConfig(env: Env): ConfigResult {
     logLevel: logLevel(),
     batchSize: int('BATCH_SIZE', 500, 1, 100_000),
     batchMs: int('BATCH_MS', 200, 1, 60_000),
+    pgConnections: int('PG_CONNECTIONS', 4, 1, 256),
     consumer: consumer(),
     leaseMs: int('ARCHIVER_LEASE_MS', 2_000, 100, 60_000),
     claimIdleMs: int('ARCHIVER_CLAIM_IDLE_MS', 60_000, 10, 86_400_000),

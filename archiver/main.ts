@@ -30,7 +30,7 @@ const { config } = loaded;
 const log = createLogger(config.logLevel);
 
 const sql = postgres(config.databaseUrl, {
-  max: 4,
+  max: config.pgConnections,
   connect_timeout: 5,
   // postgres.js waits up to 20 s between reconnects by default; the consumer has its own backoff
   // (capped at 5 s), so reconnect within a second of PostgreSQL coming back.

@@ -276,6 +276,8 @@ async function startArchiver(redisUrl: string, databaseUrl: string, batchSize: n
     PATH: process.env['PATH'] ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, ARCHIVER_PORT: String(port),
     PARTITIONS: String(PARTITIONS), LOG_LEVEL: 'info', ARCHIVER_CONSUMER: 'bench',
     ...(batchSize === null ? {} : { BATCH_SIZE: String(batchSize) }),
+    // the archiver's own settings, passed through when set (an A/B of PG_CONNECTIONS, BATCH_MS)
+    ...Object.fromEntries(['PG_CONNECTIONS', 'BATCH_MS'].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k] as string]]))),
   }
   const child = spawnManaged({
     name: 'archiver', command: process.execPath, env, cwd: ROOT,

@@ -16,6 +16,7 @@ t.test('defaults apply when only the required URLs are set', async (t) => {
       logLevel: 'info',
       batchSize: 500,
       batchMs: 200,
+      pgConnections: 4,
       consumer: null,
       leaseMs: 2_000,
       claimIdleMs: 60_000,
@@ -40,12 +41,13 @@ t.test('every variable is parsed', async (t) => {
     ARCHIVER_CLAIM_IDLE_MS: '1000',
     ARCHIVER_JANITOR_MS: '250',
     ARCHIVER_TRIM: 'off',
+    PG_CONNECTIONS: '16',
   });
   t.ok(r.ok);
   if (!r.ok) return;
   t.match(r.config, {
     port: 9100, partitions: 1024, logLevel: 'debug', batchSize: 1, batchMs: 50, consumer: 'archiver-0', claimIdleMs: 1000,
-    janitorMs: 250, trim: false,
+    janitorMs: 250, trim: false, pgConnections: 16,
   });
 });
 
@@ -67,12 +69,13 @@ t.test('every bad variable is reported at once', async (t) => {
     ARCHIVER_CLAIM_IDLE_MS: '5',
     ARCHIVER_JANITOR_MS: 'often',
     ARCHIVER_TRIM: 'maybe',
+    PG_CONNECTIONS: '0',
   });
   t.equal(r.ok, false);
   if (r.ok) return;
-  t.equal(r.errors.length, 11, r.errors.join('\n'));
+  t.equal(r.errors.length, 12, r.errors.join('\n'));
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'ARCHIVER_PORT', 'PARTITIONS', 'LOG_LEVEL', 'BATCH_SIZE', 'BATCH_MS',
-    'ARCHIVER_CONSUMER', 'ARCHIVER_CLAIM_IDLE_MS', 'ARCHIVER_JANITOR_MS', 'ARCHIVER_TRIM']) {
+    'ARCHIVER_CONSUMER', 'ARCHIVER_CLAIM_IDLE_MS', 'ARCHIVER_JANITOR_MS', 'ARCHIVER_TRIM', 'PG_CONNECTIONS']) {
     t.ok(
       r.errors.some((e) => e.startsWith(name)),
       `${name} is reported`,
