@@ -115,16 +115,13 @@ function monthStart(t: number, up: boolean): number {
  */
 function wholeMonths(since: number, until: number, boundaries: readonly number[]): Interval[] {
   const points = [since, ...[...new Set(boundaries)].filter((b) => b > since && b < until).sort((a, b) => a - b), until]
-  const out: [number, number][] = []
+  const out: Interval[] = []
   for (let i = 1; i < points.length; i++) {
     const a = monthStart(points[i - 1] as number, true)
     const b = monthStart(points[i] as number, false)
-    if (a >= b) continue
-    const last = out[out.length - 1]
-    if (last !== undefined && last[1] === a) last[1] = b
-    else out.push([a, b])
+    if (a < b) out.push([a, b])
   }
-  return out
+  return joined(out)
 }
 
 /** Sorted intervals with the touching ones joined. */
@@ -156,47 +153,33 @@ function splitDays(since: number, until: number, boundaries: readonly number[], 
     else list.push(b)
   }
   const cut = [...inside.keys()].sort((a, b) => a - b)
-  const read: Interval[] = [] // days read at their own bucket
+  const own: Interval[] = [] // days read from their daily row, counted at their own bucket
   let from = first
   for (const d of [...cut, end]) {
-    if (d > from) read.push([from, d])
+    if (d > from) own.push([from, d])
     from = d + DAY
   }
   const shifted: Shifted[] = []
   const minus: Minus[] = []
-  const extraHours: Interval[] = []
   for (const d of cut) {
     const points = [d, ...(inside.get(d) ?? []), d + DAY]
-    let longest = 0
-    for (let i = 1; i < points.length - 1; i++) {
-      if ((points[i + 1] as number) - (points[i] as number) > (points[longest + 1] as number) - (points[longest] as number)) longest = i
-    }
-    const at = points[longest] as number
-    if ((points[longest + 1] as number) - at < SIGNED_MIN) continue // read hourly, below
-    read.push([d, d + DAY])
-    if (at !== d) shifted.push({ day: d, at })
-    for (let i = 0; i < points.length - 1; i++) {
-      if (i === longest) continue
-      const iv: Interval = [points[i] as number, points[i + 1] as number]
-      minus.push({ iv, at })
-      extraHours.push(iv)
-    }
+    const parts = points.slice(1).map((b, i): Interval => [points[i] as number, b])
+    const longest = parts.reduce((best, p) => (p[1] - p[0] > best[1] - best[0] ? p : best))
+    if (longest[1] - longest[0] < SIGNED_MIN) continue // read hourly, below
+    const at = longest[0]
+    if (at === d) own.push([d, d + DAY])
+    else shifted.push({ day: d, at })
+    for (const iv of parts) if (iv !== longest) minus.push({ iv, at })
   }
-  // the days placed at a later point of themselves are read on their own (shifted), not in the ranges
-  const shiftedDays = new Set(shifted.map((s) => s.day))
-  const dailyIvs = joined(read)
-  const hourly: Interval[] = [...extraHours]
+  // hourly: what no daily row covers, and the parts the minus rows take back (each counted in its own bucket)
+  const hourly: Interval[] = minus.map((m) => m.iv)
   let at = since
-  for (const [a, b] of dailyIvs) {
+  for (const [a, b] of joined([...own, ...shifted.map((x): Interval => [x.day, x.day + DAY])])) {
     if (a > at) hourly.push([at, a])
     at = b
   }
   if (until > at) hourly.push([at, until])
-  return {
-    hourly: joined(hourly),
-    daily: joined(read.filter(([a]) => !shiftedDays.has(a))),
-    shifted, minus,
-  }
+  return { hourly: joined(hourly), daily: joined(own), shifted, minus }
 }
 
 /** `bucket, key, slot, n, total` of the report's rollup rows in `table` over the intervals. */
@@ -212,7 +195,6 @@ function keyRows(sql: Sql, metric: Metric, f: Filters, by: By): Fragment {
 }
 
 function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By, ivs: readonly Interval[]): Fragment {
-  const rows = keyRows(sql, metric, f, by)
   const first = ivs[0]
   const last = ivs[ivs.length - 1]
   if (first === undefined || last === undefined) return sql`select * from ${sql(table)} r where false`
@@ -224,26 +206,30 @@ function rowsIn(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By
       for (let d = ivs[i - 1]?.[1] ?? 0; d < (ivs[i]?.[0] ?? 0); d += DAY) gaps.push(new Date(d).toISOString())
     }
     return sql`select r.bucket, r.key, r.slot, r.n, r.total from ${sql(table)} r
-      where ${rows} and r.bucket >= ${new Date(first[0])} and r.bucket < ${new Date(last[1])}
+      where ${keyRows(sql, metric, f, by)} and r.bucket >= ${new Date(first[0])} and r.bucket < ${new Date(last[1])}
       ${gaps.length === 0 ? sql`` : sql`and r.bucket <> all(${sql.array(gaps)}::timestamptz[])`}`
   }
   // hours (the range's edges and the cut days), months, days around months: an index range scan each
-  // (`offset 0` keeps the planner from flattening the lateral into a join: it then read every row
-  // of the key, all of its history, and filtered them against each interval: 2.7 s at full scale)
-  const iso = (i: 0 | 1) => sql.array(ivs.map((iv) => new Date(iv[i]).toISOString()))
-  return sql`select r.bucket, r.key, r.slot, r.n, r.total
-    from unnest(${iso(0)}::timestamptz[], ${iso(1)}::timestamptz[]) as iv(lo, hi)
-    cross join lateral (select r.* from ${sql(table)} r where ${rows} and r.bucket >= iv.lo and r.bucket < iv.hi offset 0) r`
+  return perInterval(sql, table, metric, f, by, ivs.map((iv) => iv[0]), ivs.map((iv) => iv[1]), null, 1)
 }
 
-/** The rows of `rowsIn`'s kind placed at another time (`bucket` = the given point) and signed (minus rows). */
-function placedIn(sql: Sql, table: 'report_rollups' | 'report_rollups_daily', metric: Metric, f: Filters, by: By,
-  lo: readonly number[], hi: readonly number[], at: readonly number[], sign: 1 | -1): Fragment {
+/**
+ * The report's rows of `table` in each interval [lo, hi), an index range scan each (`offset 0` keeps
+ * the planner from flattening the lateral into a join: it then read every row of the key, all of its
+ * history, and filtered them against each interval: 2.7 s at full scale). A row keeps its own bucket,
+ * or is placed at its interval's `at` (a shifted day, a minus row) and counted with `sign`.
+ */
+function perInterval(sql: Sql, table: RollupTable, metric: Metric, f: Filters, by: By,
+  lo: readonly number[], hi: readonly number[], at: readonly number[] | null, sign: 1 | -1): Fragment {
   const iso = (ts: readonly number[]) => sql.array(ts.map((x) => new Date(x).toISOString()))
+  const intervals = at === null
+    ? sql`unnest(${iso(lo)}::timestamptz[], ${iso(hi)}::timestamptz[]) as iv(lo, hi)`
+    : sql`unnest(${iso(lo)}::timestamptz[], ${iso(hi)}::timestamptz[], ${iso(at)}::timestamptz[]) as iv(lo, hi, at)`
+  const bucket = at === null ? sql`r.bucket` : sql`iv.at as bucket`
   const values = sign === 1 ? sql`r.n, r.total` : sql`-r.n as n, -r.total as total`
-  return sql`select iv.at as bucket, r.key, r.slot, ${values}
-    from unnest(${iso(lo)}::timestamptz[], ${iso(hi)}::timestamptz[], ${iso(at)}::timestamptz[]) as iv(lo, hi, at)
-    cross join lateral (select r.key, r.slot, r.n, r.total from ${sql(table)} r
+  return sql`select ${bucket}, r.key, r.slot, ${values}
+    from ${intervals}
+    cross join lateral (select r.bucket, r.key, r.slot, r.n, r.total from ${sql(table)} r
                          where ${keyRows(sql, metric, f, by)} and r.bucket >= iv.lo and r.bucket < iv.hi offset 0) r`
 }
 
@@ -257,10 +243,10 @@ export function rollupSlots(sql: Sql, metric: Metric, f: Filters, by: By, plan: 
     .filter(([, ivs]) => ivs.length > 0).map(([table, ivs]) => rowsIn(sql, table, metric, f, by, ivs))
   if (plan.shifted.length > 0) {
     const days = plan.shifted.map((s) => s.day)
-    parts.push(placedIn(sql, 'report_rollups_daily', metric, f, by, days, days.map((d) => d + 1), plan.shifted.map((s) => s.at), 1))
+    parts.push(perInterval(sql, 'report_rollups_daily', metric, f, by, days, days.map((d) => d + 1), plan.shifted.map((s) => s.at), 1))
   }
   if (plan.minus.length > 0) {
-    parts.push(placedIn(sql, 'report_rollups', metric, f, by, plan.minus.map((m) => m.iv[0]), plan.minus.map((m) => m.iv[1]), plan.minus.map((m) => m.at), -1))
+    parts.push(perInterval(sql, 'report_rollups', metric, f, by, plan.minus.map((m) => m.iv[0]), plan.minus.map((m) => m.iv[1]), plan.minus.map((m) => m.at), -1))
   }
   const from = parts.length === 0 ? rowsIn(sql, 'report_rollups', metric, f, by, []) : parts.reduce((a, b) => sql`${a} union all ${b}`)
   return sql`select ${group} as grp, r.slot, sum(r.n) as n, sum(r.total) as total from (${from}) r group by 1, 2 having sum(r.n) <> 0`
