@@ -4,6 +4,7 @@
 // never for a private note).
 import type { AgentClient } from '../../client/browser.js'
 import { h } from '../dom.js'
+import { createTypingOut } from '../typing.js'
 
 export function createComposer(o: {
   client: AgentClient
@@ -14,20 +15,16 @@ export function createComposer(o: {
   fail: (err: unknown) => void
 }) {
   const { client } = o
-  let typingSent = false
-  let typingOff: ReturnType<typeof setTimeout> | undefined
+  const typing = createTypingOut((on) => {
+    const id = o.current()
+    if (id !== null) client.typing(id, on).catch(() => {})
+  })
+  const stopTyping = typing.stop
 
   const input = h('textarea', { 'aria-label': 'Reply', placeholder: 'Reply… (Enter sends, Shift+Enter new line)', rows: 3 })
   const note = h('input', { type: 'checkbox', id: 'private-note' })
   const send = h('button', { type: 'button', class: 'primary', text: 'Send' })
   const el = h('div', { class: 'composer' }, input, h('div', { class: 'row' }, h('label', { for: 'private-note' }, note, ' Private note'), send))
-
-  function stopTyping(): void {
-    clearTimeout(typingOff)
-    const id = o.current()
-    if (typingSent && id !== null) client.typing(id, false).catch(() => {})
-    typingSent = false
-  }
 
   async function submit(): Promise<void> {
     const id = o.current()
@@ -49,14 +46,7 @@ export function createComposer(o: {
     }
   })
   input.addEventListener('input', () => {
-    const id = o.current()
-    if (id === null || note.checked) return
-    if (!typingSent) {
-      typingSent = true
-      client.typing(id, true).catch(() => {})
-    }
-    clearTimeout(typingOff)
-    typingOff = setTimeout(stopTyping, 3000)
+    if (o.current() !== null && !note.checked) typing.input()
   })
   input.addEventListener('blur', stopTyping)
 

@@ -67,7 +67,7 @@ export function createApp(o: { url: string; websiteToken: string; view: View; em
 
   function start(identity: Identity | null): void {
     st.client = createWidgetClient({ url: o.url, websiteToken: o.websiteToken, ...(identity === null ? {} : identity) })
-    offs = attachEvents(st.client, st, { view, render, seen, line, emit })
+    offs = attachEvents(st.client, st, { view, render, seen, line, emit, conversation })
     line()
   }
 

@@ -11,9 +11,10 @@ const TYPING_SHOW_MS = 8000
 
 export function attachEvents(c: WidgetClient, s: WidgetState, o: {
   view: View; render: () => void; seen: () => void; line: () => void; emit: (ev: WidgetEvent, data?: unknown) => void
+  /** the conversation shown (app.ts) */
+  conversation: () => ContactConversation | null
 }): (() => void)[] {
-  const { view, render, seen, line, emit } = o
-  const conversation = () => (s.convId === null ? null : (c.conversation(s.convId) as ContactConversation | null))
+  const { view, render, seen, line, emit, conversation } = o
   let theirTyping: ReturnType<typeof setTimeout> | undefined
   return [
     c.on('state', () => line()),

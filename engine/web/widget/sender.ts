@@ -2,21 +2,16 @@
 // What the visitor sends: a message (the first one opens the conversation, shown as sending until
 // then; a failed open puts the text back), and the visitor's typing indicator (on at the first
 // keystroke, off after 3 s idle, on send or on blur).
+import { createTypingOut } from '../typing.js'
 import type { WidgetEvent, WidgetState } from './state.js'
 import type { View } from './view.js'
 
-const TYPING_IDLE_MS = 3000
-
 export function createSender(s: WidgetState, o: { view: View; render: () => void; emit: (ev: WidgetEvent, data?: unknown) => void }) {
   const { view, render, emit } = o
-  let typingOff: ReturnType<typeof setTimeout> | undefined
-  let typingSent = false
-
-  function stopTyping(): void {
-    clearTimeout(typingOff)
-    if (typingSent && s.convId !== null) s.client.typing(s.convId, false).catch(() => {})
-    typingSent = false
-  }
+  const typing = createTypingOut((on) => {
+    if (s.convId !== null) s.client.typing(s.convId, on).catch(() => {})
+  })
+  const stopTyping = typing.stop
 
   async function submit(): Promise<void> {
     const content = view.input.value
@@ -49,13 +44,7 @@ export function createSender(s: WidgetState, o: { view: View; render: () => void
   }
 
   function onInput(): void {
-    if (s.convId === null || s.dead) return
-    if (!typingSent) {
-      typingSent = true
-      s.client.typing(s.convId, true).catch(() => {})
-    }
-    clearTimeout(typingOff)
-    typingOff = setTimeout(stopTyping, TYPING_IDLE_MS)
+    if (s.convId !== null && !s.dead) typing.input()
   }
 
   return { submit, onInput, stopTyping }
